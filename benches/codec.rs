@@ -1,0 +1,2 @@
+//! Packet codec benchmarks: framing and response walking.
+fn main() {}

@@ -1,0 +1,427 @@
+//! The TOML configuration: its shape (the keys in `DESIGN.md`), defaults, and complete
+//! validation before anything uses it.
+//!
+//! A bad file is reported as `file: key: reason` so `rwproxy check` can tell a DBA exactly
+//! what to fix. Validation happens once, at load; the running proxy only ever sees a
+//! validated [`Config`].
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// MySQL 8's default `max_allowed_packet`: 64 MiB.
+pub const DEFAULT_MAX_ALLOWED_PACKET: usize = 64 * 1024 * 1024;
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        /// The file named on the command line.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or a key has the wrong type or name.
+    #[error("{file}: {key}: {reason}")]
+    Invalid {
+        /// The file named on the command line.
+        file: PathBuf,
+        /// The offending key, as a dotted path (`backends[1].address`).
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The client-facing listener and its limits.
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+    /// The admin interfaces.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// Who may connect; the same credentials log in to the backends.
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    /// Credentials and cadence of the replication monitor.
+    #[serde(default)]
+    pub monitor: MonitorConfig,
+    /// The MariaDB/MySQL servers behind the proxy.
+    #[serde(default)]
+    pub backends: Vec<BackendConfig>,
+}
+
+/// Read consistency a session gets by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Consistency {
+    /// Reads after a write see that write (GTID tracking).
+    #[default]
+    ReadYourWrites,
+    /// Reads may go to any replica within its lag limit.
+    Eventual,
+    /// Every statement goes to the primary.
+    Primary,
+}
+
+/// `[proxy]`: the client-facing side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// Address clients connect to.
+    pub listen: String,
+    /// Default read consistency.
+    pub consistency: Consistency,
+    /// Largest packet (logical, after joining 16 MiB pieces) a client may send.
+    pub max_allowed_packet: usize,
+    /// PEM certificate chain for TLS; TLS is offered only when both cert and key are set.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    pub tls_key: Option<PathBuf>,
+    /// Refuse clients that do not upgrade to TLS.
+    pub require_tls: bool,
+    /// Time allowed to connect and log in to a backend.
+    pub connect_timeout_ms: u64,
+    /// Time a client has to complete the handshake.
+    pub handshake_timeout_ms: u64,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            listen: "127.0.0.1:6033".into(),
+            consistency: Consistency::default(),
+            max_allowed_packet: DEFAULT_MAX_ALLOWED_PACKET,
+            tls_cert: None,
+            tls_key: None,
+            require_tls: false,
+            connect_timeout_ms: 3000,
+            handshake_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// `[admin]`: SQL admin port and HTTP endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// SQL admin listener.
+    pub listen: String,
+    /// HTTP listener (metrics, health).
+    pub http: String,
+    /// Admin user name.
+    pub user: String,
+    /// Admin password.
+    pub password: String,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: "127.0.0.1:6032".into(),
+            http: "127.0.0.1:6080".into(),
+            user: "admin".into(),
+            password: "admin".into(),
+        }
+    }
+}
+
+/// One `[[users]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// User name, as clients send it and as it exists on the backends.
+    pub name: String,
+    /// Plaintext password, or a mysql_native_password hash `*` + 40 hex digits.
+    pub password: String,
+}
+
+/// `[monitor]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorConfig {
+    /// Monitor user on every backend.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+    /// Probe interval.
+    pub interval_ms: u64,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            user: "monitor".into(),
+            password: "monitor".into(),
+            interval_ms: 250,
+        }
+    }
+}
+
+/// What a backend is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Takes writes, transactions and session-sensitive statements.
+    Primary,
+    /// Takes plain reads.
+    Replica,
+}
+
+/// One `[[backends]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    /// Unique name used in logs and the admin interface.
+    pub name: String,
+    /// `host:port`.
+    pub address: String,
+    /// Primary or replica.
+    pub role: Role,
+    /// Share of reads (0 = none).
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// Replication lag above which the backend gets no reads.
+    #[serde(default = "default_max_lag")]
+    pub max_lag_ms: u64,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+fn default_max_lag() -> u64 {
+    1000
+}
+
+impl Config {
+    /// Reads, parses and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates TOML text; `file` names it in errors.
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let invalid = |key: String, reason: String| ConfigError::Invalid {
+            file: file.to_owned(),
+            key,
+            reason,
+        };
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let key = e
+                .span()
+                .map(|s| locate(text, s.start))
+                .unwrap_or_else(|| "(file)".into());
+            invalid(key, e.message().to_string())
+        })?;
+        config.validate().map_err(|(k, r)| invalid(k, r))?;
+        Ok(config)
+    }
+
+    /// The one backend with `role = "primary"`.
+    pub fn primary(&self) -> &BackendConfig {
+        // validate() guarantees exactly one.
+        self.backends
+            .iter()
+            .find(|b| b.role == Role::Primary)
+            .unwrap_or(&self.backends[0])
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let addr = |key: &str, v: &str| {
+            v.parse::<SocketAddr>()
+                .map(|_| ())
+                .map_err(|e| (key.to_string(), format!("`{v}` is not host:port ({e})")))
+        };
+        addr("proxy.listen", &self.proxy.listen)?;
+        addr("admin.listen", &self.admin.listen)?;
+        addr("admin.http", &self.admin.http)?;
+        if self.proxy.max_allowed_packet < 1024 || self.proxy.max_allowed_packet > 1 << 30 {
+            return Err((
+                "proxy.max_allowed_packet".into(),
+                "must be between 1024 and 1073741824 bytes".into(),
+            ));
+        }
+        if self.proxy.tls_cert.is_some() != self.proxy.tls_key.is_some() {
+            return Err((
+                "proxy.tls_cert".into(),
+                "tls_cert and tls_key must be set together".into(),
+            ));
+        }
+        if self.proxy.require_tls && self.proxy.tls_cert.is_none() {
+            return Err((
+                "proxy.require_tls".into(),
+                "require_tls needs tls_cert and tls_key".into(),
+            ));
+        }
+        if self.monitor.interval_ms == 0 {
+            return Err(("monitor.interval_ms".into(), "must be > 0".into()));
+        }
+        if self.users.is_empty() {
+            return Err((
+                "users".into(),
+                "at least one [[users]] entry is needed".into(),
+            ));
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            if u.name.is_empty() {
+                return Err((format!("users[{i}].name"), "must not be empty".into()));
+            }
+            if self.users[..i].iter().any(|o| o.name == u.name) {
+                return Err((
+                    format!("users[{i}].name"),
+                    format!("duplicate user `{}`", u.name),
+                ));
+            }
+            if let Some(hex) = u.password.strip_prefix('*') {
+                if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err((
+                        format!("users[{i}].password"),
+                        "a `*` hash must be `*` followed by 40 hex digits".into(),
+                    ));
+                }
+            }
+        }
+        self.validate_backends()
+    }
+
+    fn validate_backends(&self) -> Result<(), (String, String)> {
+        if self.backends.is_empty() {
+            return Err((
+                "backends".into(),
+                "at least one [[backends]] entry is needed".into(),
+            ));
+        }
+        for (i, b) in self.backends.iter().enumerate() {
+            if b.name.is_empty() {
+                return Err((format!("backends[{i}].name"), "must not be empty".into()));
+            }
+            if self.backends[..i].iter().any(|o| o.name == b.name) {
+                return Err((
+                    format!("backends[{i}].name"),
+                    format!("duplicate backend `{}`", b.name),
+                ));
+            }
+            if b.address
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
+                return Err((
+                    format!("backends[{i}].address"),
+                    format!("`{}` is not host:port", b.address),
+                ));
+            }
+        }
+        let primaries = self
+            .backends
+            .iter()
+            .filter(|b| b.role == Role::Primary)
+            .count();
+        if primaries != 1 {
+            return Err((
+                "backends".into(),
+                format!("exactly one backend must have role = \"primary\" (found {primaries})"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Names the key around byte offset `at`: the nearest `[table]` header above it and the
+/// key on its line, e.g. `proxy.listen` or `backends[1].role`.
+fn locate(text: &str, at: usize) -> String {
+    let before = &text[..at.min(text.len())];
+    let mut table = String::new();
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    for line in before.lines() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
+            let n = counts.entry(name.to_string()).or_insert(0);
+            table = format!("{name}[{n}]");
+            *n += 1;
+        } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            table = name.to_string();
+        }
+    }
+    let line = before.rsplit('\n').next().unwrap_or("");
+    let full_line = text[before.len() - line.len()..]
+        .lines()
+        .next()
+        .unwrap_or("");
+    let key = full_line.split('=').next().unwrap_or("").trim();
+    match (table.is_empty(), key.is_empty() || key.starts_with('[')) {
+        (true, _) => key.to_string(),
+        (false, true) => table,
+        (false, false) => format!("{table}.{key}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[proxy]
+listen = "127.0.0.1:6033"
+[[users]]
+name = "app"
+password = "app"
+[[backends]]
+name = "primary"
+address = "127.0.0.1:3307"
+role = "primary"
+[[backends]]
+name = "replica1"
+address = "127.0.0.1:3308"
+role = "replica"
+"#;
+
+    fn err(text: &str) -> String {
+        Config::parse(text, Path::new("x.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn good_config_loads_with_defaults() {
+        let c = Config::parse(GOOD, Path::new("x.toml")).unwrap();
+        assert_eq!(c.proxy.max_allowed_packet, DEFAULT_MAX_ALLOWED_PACKET);
+        assert_eq!(c.primary().name, "primary");
+        assert_eq!(c.backends[1].weight, 1);
+    }
+
+    #[test]
+    fn wrong_type_names_file_and_key() {
+        let e = err(&GOOD.replace("role = \"replica\"", "role = \"leader\""));
+        assert!(e.starts_with("x.toml: backends[1].role:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let e = err(&GOOD.replace("[proxy]", "[proxy]\nlisten_port = 3"));
+        assert!(
+            e.contains("proxy.listen_port") && e.contains("unknown field"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key() {
+        let e = err(&GOOD.replace("127.0.0.1:6033", "nowhere"));
+        assert!(e.starts_with("x.toml: proxy.listen:"), "{e}");
+        let e = err(&GOOD.replace("role = \"replica\"", "role = \"primary\""));
+        assert!(e.contains("exactly one backend"), "{e}");
+        let e = err(&GOOD.replace("password = \"app\"", "password = \"*12AB\""));
+        assert!(e.starts_with("x.toml: users[0].password:"), "{e}");
+    }
+}

@@ -1,0 +1,217 @@
+//! The `rwproxy` command line: clap, logging, the runtime and signals. Everything else
+//! lives in the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use rwproxy::cluster::{Cluster, ClusterSpec};
+use rwproxy::config::Config;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "rwproxy",
+    version,
+    about = "MySQL/MariaDB proxy that splits reads from writes"
+)]
+struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Log level or filter (e.g. `info`, `rwproxy=debug`).
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy.
+    Run {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a configuration file and print the resolved topology.
+    Check {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// A local MariaDB primary + 2 replicas (no Docker).
+    Cluster {
+        /// Directory holding the servers' data and state.
+        #[arg(long, default_value = ".rwproxy-cluster")]
+        dir: PathBuf,
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterAction {
+    /// Start the cluster and wait until replication runs.
+    Up {
+        /// First port (primary); replicas take the next ones. Default: free ports.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Write a proxy config for this cluster to this file.
+        #[arg(long)]
+        write_config: Option<PathBuf>,
+        /// Proxy listen address for the written config.
+        #[arg(long, default_value = "127.0.0.1:6033")]
+        listen: String,
+    },
+    /// Stop the servers started by `up`.
+    Down,
+    /// Show servers and replication state.
+    Status,
+    /// Delay replica N by SECONDS (0 = stop applying).
+    Lag {
+        /// Replica number (1-based).
+        replica: usize,
+        /// Delay in seconds.
+        #[arg(default_value_t = 0)]
+        seconds: u32,
+    },
+    /// Undo `lag` and wait for the replica to catch up.
+    Unlag {
+        /// Replica number (1-based).
+        replica: usize,
+    },
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, &cli.log_level);
+    if let Command::Check { config } = &cli.command {
+        return match Config::load(config) {
+            Ok(c) => {
+                print_topology(&c);
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::ExitCode::from(2)
+            }
+        };
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(async_main(cli.command)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_topology(c: &Config) {
+    println!(
+        "config OK: listen {}, {} user(s)",
+        c.proxy.listen,
+        c.users.len()
+    );
+    for b in &c.backends {
+        println!(
+            "  {:<12} {:<22} {:<8} weight={} max_lag_ms={}",
+            b.name,
+            b.address,
+            format!("{:?}", b.role).to_lowercase(),
+            b.weight,
+            b.max_lag_ms
+        );
+    }
+}
+
+async fn async_main(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run { config } => run(config).await,
+        Command::Check { .. } => Ok(()),
+        Command::Cluster { dir, action } => cluster(dir, action).await,
+    }
+}
+
+async fn run(path: PathBuf) -> anyhow::Result<()> {
+    let config = Config::load(&path)?;
+    let listen = config.proxy.listen.clone();
+    let proxy = rwproxy::server::Proxy::new(config).map_err(anyhow::Error::msg)?;
+    if let Err(e) = proxy.probe_flavour().await {
+        tracing::warn!(error = %e, "primary not reachable at start; greeting uses a default version");
+    }
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(%listen, "rwproxy listening");
+    rwproxy::server::run(listener, proxy, shutdown_signal()).await;
+    tracing::info!("rwproxy stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn cluster(dir: PathBuf, action: ClusterAction) -> anyhow::Result<()> {
+    match action {
+        ClusterAction::Up {
+            port,
+            write_config,
+            listen,
+        } => {
+            let mut spec = ClusterSpec::new(&dir);
+            spec.base_port = port;
+            let mut c = Cluster::up(&spec).await?;
+            c.stop_on_drop(false);
+            if let Some(path) = write_config {
+                std::fs::write(&path, c.sample_config(&listen))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            println!("{}", c.status().await?);
+        }
+        ClusterAction::Down => {
+            let mut c = Cluster::open(&dir)?;
+            c.down()?;
+            println!("cluster in {} stopped", dir.display());
+        }
+        ClusterAction::Status => println!("{}", Cluster::open(&dir)?.status().await?),
+        ClusterAction::Lag { replica, seconds } => {
+            Cluster::open(&dir)?.lag(replica, seconds).await?
+        }
+        ClusterAction::Unlag { replica } => Cluster::open(&dir)?.unlag(replica).await?,
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! One logged-in backend connection and the few commands the proxy itself sends on it
+//! (COM_INIT_DB, COM_RESET_CONNECTION, COM_CHANGE_USER, one-off queries).
+
+use super::login::{self, Login};
+use super::{PoolError, PoolKey};
+use crate::protocol::constants::com::*;
+use crate::protocol::handshake::ChangeUser;
+use crate::protocol::packets::ErrPacket;
+use crate::protocol::response::{ResponseKind, ResponseWalker, Step};
+use crate::protocol::{PacketConn, ProtocolError};
+use crate::replication::Backend;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// A backend connection, logged in.
+#[derive(Debug)]
+pub struct BackendConn {
+    /// The framed socket.
+    pub conn: PacketConn<TcpStream>,
+    /// The backend it belongs to.
+    pub backend: Arc<Backend>,
+    /// Its pool key.
+    pub key: PoolKey,
+    /// Backend thread id (for KILL).
+    pub thread_id: u32,
+    /// Capabilities in use.
+    pub caps: u32,
+    /// The backend's version string.
+    pub server_version: String,
+    /// Current schema as far as the proxy knows.
+    pub schema: Option<String>,
+}
+
+impl BackendConn {
+    /// Connects and logs in, bounded by `timeout`.
+    pub async fn connect(
+        backend: Arc<Backend>,
+        key: PoolKey,
+        who: &Login,
+        schema: Option<&str>,
+        timeout: Duration,
+    ) -> Result<BackendConn, PoolError> {
+        let timed_out = || PoolError::Timeout {
+            backend: backend.name.clone(),
+            address: backend.address.clone(),
+            ms: timeout.as_millis() as u64,
+        };
+        let attempt = async {
+            let tcp = TcpStream::connect(&backend.address)
+                .await
+                .map_err(|source| PoolError::Connect {
+                    backend: backend.name.clone(),
+                    address: backend.address.clone(),
+                    source,
+                })?;
+            let _ = tcp.set_nodelay(true);
+            let mut conn = PacketConn::new(tcp);
+            let done =
+                login::login(&mut conn, &backend.name, key.caps, key.charset, who, schema).await?;
+            Ok::<_, PoolError>((conn, done))
+        };
+        let (conn, done) = tokio::time::timeout(timeout, attempt)
+            .await
+            .map_err(|_| timed_out())??;
+        backend.connects.fetch_add(1, Ordering::Relaxed);
+        Ok(BackendConn {
+            conn,
+            key,
+            thread_id: done.greeting.connection_id,
+            caps: done.caps,
+            server_version: done.greeting.server_version,
+            schema: schema.map(str::to_string),
+            backend,
+        })
+    }
+
+    fn proto(&self, source: ProtocolError) -> PoolError {
+        PoolError::Protocol {
+            backend: self.backend.name.clone(),
+            source,
+        }
+    }
+
+    /// Sends a one-packet command and reads a one-packet reply; ERR becomes `Refused`.
+    async fn simple(&mut self, payload: &[u8]) -> Result<(), PoolError> {
+        self.conn.write_packet(0, payload);
+        self.conn.flush().await.map_err(|e| self.proto(e))?;
+        let reply = self
+            .conn
+            .read_packet(1, 1 << 24)
+            .await
+            .map_err(|e| self.proto(e))?;
+        if reply.payload.first() == Some(&0xff) {
+            let err = ErrPacket::parse(&reply.payload).map_err(|e| self.proto(e))?;
+            return Err(PoolError::Refused {
+                backend: self.backend.name.clone(),
+                err,
+            });
+        }
+        Ok(())
+    }
+
+    /// COM_INIT_DB.
+    pub async fn init_db(&mut self, db: &str) -> Result<(), PoolError> {
+        let mut p = vec![COM_INIT_DB];
+        p.extend_from_slice(db.as_bytes());
+        self.simple(&p).await?;
+        self.schema = Some(db.to_string());
+        Ok(())
+    }
+
+    /// COM_RESET_CONNECTION: drops variables, temporary tables, prepared statements,
+    /// locks and open transactions; keeps the schema.
+    pub async fn reset(&mut self) -> Result<(), PoolError> {
+        self.simple(&[COM_RESET_CONNECTION]).await
+    }
+
+    /// COM_CHANGE_USER to `who`, following the auth exchange.
+    pub async fn change_user(
+        &mut self,
+        who: &Login,
+        schema: Option<&str>,
+        charset: u8,
+    ) -> Result<(), PoolError> {
+        let cu = ChangeUser {
+            user: who.user.clone(),
+            auth_response: Vec::new(),
+            database: schema.map(str::to_string),
+            charset: Some(charset as u16),
+            auth_plugin: crate::protocol::auth::NATIVE.into(),
+            attrs: who.attrs.clone(),
+        };
+        self.conn.write_packet(0, &cu.encode(self.caps));
+        self.conn.flush().await.map_err(|e| self.proto(e))?;
+        login::finish_auth(&mut self.conn, &self.backend.name, who, "", 1).await?;
+        self.schema = schema.map(str::to_string);
+        self.key.user = who.user.clone();
+        Ok(())
+    }
+
+    /// Runs a statement whose result the proxy reads itself; returns the text rows.
+    pub async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PoolError> {
+        let mut p = vec![COM_QUERY];
+        p.extend_from_slice(sql.as_bytes());
+        self.conn.write_packet(0, &p);
+        self.conn.flush().await.map_err(|e| self.proto(e))?;
+        let mut walker = ResponseWalker::new(ResponseKind::Query, self.caps);
+        let mut rows = Vec::new();
+        let mut seq = 1u8;
+        loop {
+            let pkt = self
+                .conn
+                .read_packet(seq, 1 << 26)
+                .await
+                .map_err(|e| self.proto(e))?;
+            seq = pkt.seq.wrapping_add(1);
+            let step = walker.feed(&pkt.payload).map_err(|e| self.proto(e))?;
+            if walker.last_was_row {
+                rows.push(text_row(&pkt.payload));
+            }
+            match step {
+                Step::More => {}
+                Step::Done if walker.error.is_some() => {
+                    let err = ErrPacket::parse(&pkt.payload).map_err(|e| self.proto(e))?;
+                    return Err(PoolError::Refused {
+                        backend: self.backend.name.clone(),
+                        err,
+                    });
+                }
+                Step::Done => return Ok(rows),
+                Step::LocalInfile => {
+                    return Err(self.proto(ProtocolError::Malformed("unexpected file request")))
+                }
+            }
+        }
+    }
+}
+
+/// Decodes a text-protocol row (the proxy's own small queries only).
+fn text_row(payload: &[u8]) -> Vec<Option<String>> {
+    let mut r = crate::protocol::wire::Reader::new(payload);
+    let mut out = Vec::new();
+    while r.remaining() > 0 {
+        if r.clone().u8().ok() == Some(0xfb) {
+            let _ = r.u8();
+            out.push(None);
+            continue;
+        }
+        match r.lenenc_bytes() {
+            Ok(v) => out.push(Some(String::from_utf8_lossy(v).into_owned())),
+            Err(_) => break,
+        }
+    }
+    out
+}

@@ -1,0 +1,343 @@
+//! Walking a server's response packet by packet, without decoding rows, to learn where
+//! it ends and what state it leaves: the status flags of the last OK/EOF, session-track
+//! data, an error code, or a LOAD DATA LOCAL request in the middle.
+//!
+//! Shapes (CLIENT_DEPRECATE_EOF removes the EOFs marked *):
+//! - query / execute: OK | ERR | 0xFB file request | column count, column defs, EOF*,
+//!   rows, EOF-or-OK; repeated while SERVER_MORE_RESULTS_EXISTS. An execute that opens a
+//!   cursor stops after the metadata with SERVER_STATUS_CURSOR_EXISTS.
+//! - prepare: ERR | stmt OK, param defs, EOF*, column defs, EOF*.
+//! - fetch and field list: rows or defs, then EOF-or-OK | ERR.
+//! - everything else: a single packet.
+
+use super::constants::caps::CLIENT_DEPRECATE_EOF;
+use super::constants::status::*;
+use super::constants::MAX_PAYLOAD;
+use super::packets::{parse_ok, terminator_status, OkInfo};
+use super::wire::Reader;
+use super::ProtocolError;
+
+/// Which response shape to expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseKind {
+    /// A single packet (OK, ERR, EOF, or COM_STATISTICS's string).
+    Single,
+    /// COM_QUERY: may also ask for a local file.
+    Query,
+    /// COM_STMT_EXECUTE.
+    Execute,
+    /// COM_STMT_PREPARE.
+    Prepare,
+    /// COM_STMT_FETCH and COM_FIELD_LIST: rows until a terminator.
+    Rows,
+}
+
+/// What the caller should do after feeding a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The response goes on.
+    More,
+    /// The response is complete.
+    Done,
+    /// The server asked for a local file (0xFB); the client's upload must be relayed,
+    /// then the walk continues.
+    LocalInfile,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    First,
+    Columns(u64),
+    MetaEof,
+    Rows,
+    Packets(u32),
+    Finished,
+}
+
+/// Tracks one response.
+#[derive(Debug)]
+pub struct ResponseWalker {
+    kind: ResponseKind,
+    caps: u32,
+    state: State,
+    continuing: bool,
+    done_pending: bool,
+    /// Status flags of the last OK/EOF seen.
+    pub status: Option<u16>,
+    /// The last OK packet (session-track data, affected rows).
+    pub ok: Option<OkInfo>,
+    /// Error code, if the response ended in ERR.
+    pub error: Option<u16>,
+    /// Statement id from a prepare's OK.
+    pub statement_id: Option<u32>,
+    /// True when the packet just fed was a row.
+    pub last_was_row: bool,
+}
+
+impl ResponseWalker {
+    /// Starts a walk for a connection with capability flags `caps`.
+    pub fn new(kind: ResponseKind, caps: u32) -> Self {
+        ResponseWalker {
+            kind,
+            caps,
+            state: if kind == ResponseKind::Rows {
+                State::Rows
+            } else {
+                State::First
+            },
+            continuing: false,
+            done_pending: false,
+            status: None,
+            ok: None,
+            error: None,
+            statement_id: None,
+            last_was_row: false,
+        }
+    }
+
+    fn deprecate_eof(&self) -> bool {
+        self.caps & CLIENT_DEPRECATE_EOF != 0
+    }
+
+    /// Feeds one physical packet's payload.
+    pub fn feed(&mut self, payload: &[u8]) -> Result<Step, ProtocolError> {
+        let whole = payload.len() < MAX_PAYLOAD;
+        if self.continuing {
+            self.continuing = !whole;
+            if whole && self.done_pending {
+                return Ok(Step::Done);
+            }
+            return Ok(Step::More);
+        }
+        let step = self.logical(payload, whole)?;
+        if !whole {
+            self.continuing = true;
+            if step == Step::Done {
+                self.done_pending = true;
+                return Ok(Step::More);
+            }
+        }
+        Ok(step)
+    }
+
+    fn logical(&mut self, p: &[u8], whole: bool) -> Result<Step, ProtocolError> {
+        self.last_was_row = false;
+        let first = *p
+            .first()
+            .ok_or(ProtocolError::Malformed("empty response packet"))?;
+        // Column definitions start with "def" and rows never with 0xff: an 0xff packet
+        // is always an ERR, and an ERR always ends the response.
+        if first == 0xff && whole && self.state != State::Finished {
+            return self.finish_err(p);
+        }
+        match (self.kind, self.state) {
+            (_, State::Finished) => Err(ProtocolError::Malformed("packet after end of response")),
+            (ResponseKind::Single, _) => {
+                if first == 0x00 || first == 0xfe {
+                    self.status = parse_ok(p, self.caps).ok().map(|o| o.status);
+                }
+                self.finish()
+            }
+            (ResponseKind::Prepare, State::First) => self.prepare_ok(p),
+            (_, State::First) => match first {
+                0x00 => self.ok_packet(p),
+                0xfb if self.kind == ResponseKind::Query => Ok(Step::LocalInfile),
+                _ => {
+                    let n = Reader::new(p).lenenc()?;
+                    if n == 0 {
+                        return Err(ProtocolError::Malformed("zero column count"));
+                    }
+                    self.state = State::Columns(n);
+                    Ok(Step::More)
+                }
+            },
+            (_, State::Columns(n)) => {
+                self.state = match (n - 1, self.deprecate_eof()) {
+                    (0, true) => State::Rows,
+                    (0, false) => State::MetaEof,
+                    (left, _) => State::Columns(left),
+                };
+                Ok(Step::More)
+            }
+            (_, State::MetaEof) => {
+                let st = terminator_status(p, self.caps)?;
+                self.status = Some(st);
+                if st & SERVER_STATUS_CURSOR_EXISTS != 0 {
+                    return self.finish();
+                }
+                self.state = State::Rows;
+                Ok(Step::More)
+            }
+            (_, State::Rows) if first == 0xfe && whole => {
+                let st = terminator_status(p, self.caps)?;
+                self.status = Some(st);
+                if self.deprecate_eof() {
+                    self.ok = parse_ok(p, self.caps).ok();
+                }
+                if st & SERVER_MORE_RESULTS_EXISTS != 0 && self.kind != ResponseKind::Rows {
+                    self.state = State::First;
+                    return Ok(Step::More);
+                }
+                self.finish()
+            }
+            (_, State::Rows) => {
+                self.last_was_row = true;
+                Ok(Step::More)
+            }
+            (_, State::Packets(n)) => {
+                if n <= 1 {
+                    return self.finish();
+                }
+                self.state = State::Packets(n - 1);
+                Ok(Step::More)
+            }
+        }
+    }
+
+    fn ok_packet(&mut self, p: &[u8]) -> Result<Step, ProtocolError> {
+        let ok = parse_ok(p, self.caps)?;
+        self.status = Some(ok.status);
+        let more = ok.status & SERVER_MORE_RESULTS_EXISTS != 0;
+        self.ok = Some(ok);
+        if more {
+            return Ok(Step::More);
+        }
+        self.finish()
+    }
+
+    fn prepare_ok(&mut self, p: &[u8]) -> Result<Step, ProtocolError> {
+        let mut r = Reader::new(p);
+        r.u8()?;
+        self.statement_id = Some(r.u32()?);
+        let columns = r.u16()? as u32;
+        let params = r.u16()? as u32;
+        let eofs = |n: u32| u32::from(n > 0 && !self.deprecate_eof());
+        let packets = params + eofs(params) + columns + eofs(columns);
+        if packets == 0 {
+            return self.finish();
+        }
+        self.state = State::Packets(packets);
+        Ok(Step::More)
+    }
+
+    fn finish_err(&mut self, p: &[u8]) -> Result<Step, ProtocolError> {
+        self.error = Some(Reader::new(&p[1..]).u16().unwrap_or(0));
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<Step, ProtocolError> {
+        self.state = State::Finished;
+        Ok(Step::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::constants::caps::CLIENT_SESSION_TRACK;
+
+    fn walk(kind: ResponseKind, caps: u32, packets: &[&[u8]]) -> (Vec<Step>, ResponseWalker) {
+        let mut w = ResponseWalker::new(kind, caps);
+        let steps = packets.iter().map(|p| w.feed(p).unwrap()).collect();
+        (steps, w)
+    }
+
+    const DEF: &[u8] =
+        b"\x03def\x00\x00\x00\x01a\x00\x0c\x3f\x00\x01\x00\x00\x00\x08\x81\x00\x00\x00\x00";
+    const ROW: &[u8] = b"\x011";
+    const EOF_MORE: &[u8] = &[0xfe, 0, 0, 0x0a, 0];
+    const EOF_LAST: &[u8] = &[0xfe, 0, 0, 0x02, 0];
+
+    #[test]
+    fn classic_result_sets_with_more_results() {
+        use Step::*;
+        let (steps, w) = walk(
+            ResponseKind::Query,
+            0,
+            &[
+                b"\x01", DEF, EOF_MORE, ROW, EOF_MORE, b"\x01", DEF, EOF_LAST, EOF_LAST,
+            ],
+        );
+        assert_eq!(
+            steps,
+            [More, More, More, More, More, More, More, More, Done]
+        );
+        assert_eq!(w.status, Some(2));
+    }
+
+    #[test]
+    fn deprecate_eof_result_and_final_ok() {
+        use Step::*;
+        let ok_last = [0xfe, 0, 0, 0x03, 0, 0, 0];
+        let (steps, w) = walk(
+            ResponseKind::Query,
+            CLIENT_DEPRECATE_EOF,
+            &[b"\x01", DEF, ROW, ROW, &ok_last],
+        );
+        assert_eq!(steps, [More, More, More, More, Done]);
+        assert_eq!(w.status, Some(3));
+    }
+
+    #[test]
+    fn errors_and_local_infile() {
+        let err = b"\xff\x28\x04#42000oops";
+        let (steps, w) = walk(ResponseKind::Query, 0, &[b"\x01", DEF, EOF_MORE, ROW, err]);
+        assert_eq!(steps.last(), Some(&Step::Done));
+        assert_eq!(w.error, Some(1064));
+        let (steps, _) = walk(
+            ResponseKind::Query,
+            0,
+            &[b"\xfbfile.csv", &[0, 1, 0, 2, 0, 0, 0]],
+        );
+        assert_eq!(steps, [Step::LocalInfile, Step::Done]);
+    }
+
+    #[test]
+    fn prepare_counts_definitions() {
+        use Step::*;
+        // id 1, 1 column, 2 params.
+        let ok = [0, 1, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0];
+        let (steps, w) = walk(
+            ResponseKind::Prepare,
+            0,
+            &[&ok, DEF, DEF, EOF_LAST, DEF, EOF_LAST],
+        );
+        assert_eq!(steps, [More, More, More, More, More, Done]);
+        assert_eq!(w.statement_id, Some(1));
+        let (steps, _) = walk(
+            ResponseKind::Prepare,
+            CLIENT_DEPRECATE_EOF,
+            &[&ok, DEF, DEF, DEF],
+        );
+        assert_eq!(steps, [More, More, More, Done]);
+    }
+
+    #[test]
+    fn cursor_stops_after_metadata() {
+        let cursor_eof = [0xfe, 0, 0, 0x42, 0];
+        let (steps, _) = walk(ResponseKind::Execute, 0, &[b"\x01", DEF, &cursor_eof]);
+        assert_eq!(steps.last(), Some(&Step::Done));
+    }
+
+    #[test]
+    fn big_rows_span_packets_and_0xfe_rows_are_not_terminators() {
+        let big = vec![0xfe; MAX_PAYLOAD];
+        let (steps, _) = walk(
+            ResponseKind::Query,
+            CLIENT_DEPRECATE_EOF | CLIENT_SESSION_TRACK,
+            &[b"\x01", DEF, &big, &[0xfe, 1, 2], &[0xfe, 0, 0, 2, 0, 0, 0]],
+        );
+        assert_eq!(
+            steps,
+            [Step::More, Step::More, Step::More, Step::More, Step::Done]
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let mut w = ResponseWalker::new(ResponseKind::Query, 0);
+        assert!(w.feed(&[]).is_err());
+        let mut w = ResponseWalker::new(ResponseKind::Prepare, 0);
+        assert!(w.feed(&[0, 1]).is_err());
+    }
+}

@@ -1,0 +1,221 @@
+//! Forwarding one request to a backend and streaming its response back as raw bytes.
+//! Complete physical packets are walked (to find the end and the final status) and
+//! written to the client in one call per read from the backend. A LOAD DATA LOCAL file
+//! request is relayed only when the client's own statement asked for a local file.
+
+use super::stream::ClientStream;
+use crate::pool::BackendConn;
+use crate::protocol::packet::header;
+use crate::protocol::packets::ErrPacket;
+use crate::protocol::response::{ResponseKind, ResponseWalker, Step};
+use crate::protocol::{PacketConn, ProtocolError};
+use bytes::Buf;
+
+/// Why a forward failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// The backend broke; `sent` says whether part of the response reached the client.
+    #[error("backend '{backend}' failed: {source}")]
+    Backend {
+        /// Backend name.
+        backend: String,
+        /// What broke.
+        source: ProtocolError,
+        /// Whether response bytes were already sent to the client.
+        sent: bool,
+    },
+    /// The client connection broke.
+    #[error("client connection failed: {0}")]
+    Client(ProtocolError),
+}
+
+/// How to forward one request.
+pub struct Request<'a> {
+    /// The request payload (command byte first).
+    pub payload: &'a [u8],
+    /// Sequence id of the request's last packet.
+    pub seq: u8,
+    /// Response shape, or None when the command gets no response.
+    pub kind: Option<ResponseKind>,
+    /// True when the client asked for LOAD DATA LOCAL and may be sent a file request.
+    pub local_infile: bool,
+    /// Largest file packet accepted from the client.
+    pub max_packet: usize,
+}
+
+/// Sends `req` on `backend` and relays the response to `client`.
+pub async fn forward(
+    client: &mut PacketConn<ClientStream>,
+    backend: &mut BackendConn,
+    req: &Request<'_>,
+) -> Result<ResponseWalker, ForwardError> {
+    let name = backend.backend.name.clone();
+    let be = |source, sent| ForwardError::Backend {
+        backend: name.clone(),
+        source,
+        sent,
+    };
+    backend.backend.count_query();
+    backend.conn.write_packet(0, req.payload);
+    backend.conn.flush().await.map_err(|e| be(e, false))?;
+    let mut walker = ResponseWalker::new(req.kind.unwrap_or(ResponseKind::Single), backend.caps);
+    if req.kind.is_none() {
+        return Ok(walker);
+    }
+    let mut expected = req.seq.wrapping_add(1);
+    let mut sent = false;
+    loop {
+        backend.conn.fill_packet().await.map_err(|e| be(e, sent))?;
+        let buf = backend.conn.read_buf();
+        let mut off = 0;
+        let mut step = Step::More;
+        while let Some((len, seq)) = header(&buf[off..]) {
+            if buf.len() < off + 4 + len {
+                break;
+            }
+            if seq != expected {
+                return Err(be(ProtocolError::OutOfOrder { expected, got: seq }, sent));
+            }
+            expected = expected.wrapping_add(1);
+            let payload = &buf[off + 4..off + 4 + len];
+            step = walker.feed(payload).map_err(|e| be(e, sent))?;
+            if step == Step::LocalInfile && !req.local_infile {
+                // Keep the file request from the client; refuse it below.
+                break;
+            }
+            off += 4 + len;
+            if step != Step::More {
+                break;
+            }
+        }
+        if off > 0 {
+            client
+                .send_raw(&buf[..off])
+                .await
+                .map_err(ForwardError::Client)?;
+            backend.conn.read_buf().advance(off);
+            sent = true;
+        }
+        match step {
+            Step::More => {}
+            Step::Done => return Ok(walker),
+            Step::LocalInfile if req.local_infile => {
+                expected = relay_file(client, backend, expected, req.max_packet).await?;
+            }
+            Step::LocalInfile => {
+                refuse_file(client, backend, expected).await?;
+                return Ok(walker_with_error(walker, 1148));
+            }
+        }
+    }
+}
+
+fn walker_with_error(mut w: ResponseWalker, code: u16) -> ResponseWalker {
+    w.error = Some(code);
+    w
+}
+
+/// Streams the client's file packets (up to the empty one) to the backend.
+async fn relay_file(
+    client: &mut PacketConn<ClientStream>,
+    backend: &mut BackendConn,
+    mut seq: u8,
+    max_packet: usize,
+) -> Result<u8, ForwardError> {
+    let name = backend.backend.name.clone();
+    loop {
+        let p = client
+            .read_packet(seq, max_packet)
+            .await
+            .map_err(ForwardError::Client)?;
+        let empty = p.payload.is_empty();
+        seq = backend.conn.write_packet(seq, &p.payload);
+        if empty || backend.conn.write_buf_len() > 256 * 1024 {
+            backend
+                .conn
+                .flush()
+                .await
+                .map_err(|source| ForwardError::Backend {
+                    backend: name.clone(),
+                    source,
+                    sent: true,
+                })?;
+        }
+        if empty {
+            return Ok(seq);
+        }
+    }
+}
+
+/// The backend asked for a file the client never asked to send: answer the backend
+/// with an empty file, swallow its reply, and tell the client why.
+async fn refuse_file(
+    client: &mut PacketConn<ClientStream>,
+    backend: &mut BackendConn,
+    file_seq: u8,
+) -> Result<u8, ForwardError> {
+    let name = backend.backend.name.clone();
+    let be = |source| ForwardError::Backend {
+        backend: name.clone(),
+        source,
+        sent: true,
+    };
+    // Drop the 0xFB packet itself; the client must not see it.
+    let (len, _) = header(backend.conn.read_buf()).unwrap_or((0, 0));
+    backend.conn.read_buf().advance(4 + len);
+    let next = backend.conn.write_packet(file_seq, &[]);
+    backend.conn.flush().await.map_err(be)?;
+    // Drain the backend's answer (an OK for the empty load, maybe more results).
+    let mut drain = ResponseWalker::new(ResponseKind::Query, backend.caps);
+    let mut seq = next;
+    loop {
+        let p = backend
+            .conn
+            .read_packet(seq, usize::MAX)
+            .await
+            .map_err(be)?;
+        seq = p.seq.wrapping_add(1);
+        if drain.feed(&p.payload).map_err(be)? == Step::Done {
+            break;
+        }
+    }
+    let err = ErrPacket::new(
+        1148,
+        "42000",
+        "The server asked for a local file, but the client's statement did not request LOAD DATA LOCAL",
+    );
+    client.write_packet(file_seq.wrapping_sub(1), &err.encode());
+    client.flush().await.map_err(ForwardError::Client)?;
+    Ok(seq)
+}
+
+/// True when `sql` contains `LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL`, the only
+/// statements that may make a server ask the client for a file.
+pub fn asks_for_local_file(sql: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(sql).to_ascii_uppercase();
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.windows(3).any(|w| {
+        w[0] == "LOAD"
+            && (w[1] == "DATA" || w[1] == "XML")
+            && (w[2] == "LOCAL" || w[2] == "LOW_PRIORITY" || w[2] == "CONCURRENT")
+    }) && words.contains(&"LOCAL")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::asks_for_local_file;
+
+    #[test]
+    fn spots_load_data_local() {
+        assert!(asks_for_local_file(
+            b"LOAD DATA LOCAL INFILE 'x' INTO TABLE t"
+        ));
+        assert!(asks_for_local_file(
+            b"/*c*/ load  data\nconcurrent local infile 'x' into table t"
+        ));
+        assert!(!asks_for_local_file(b"LOAD DATA INFILE 'x' INTO TABLE t"));
+    }
+}

@@ -1,0 +1,112 @@
+//! The client side of the proxy: the listener, one task per client session, and the
+//! shared state sessions use (config, users, backends, pool, session registry).
+
+pub mod auth;
+pub mod forward;
+pub mod kill;
+pub mod listener;
+pub mod registry;
+pub mod session;
+pub mod stream;
+pub mod tls;
+
+pub use listener::run;
+
+use crate::config::Config;
+use crate::pool::Pool;
+use crate::protocol::auth::Secret;
+use crate::replication::Topology;
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio_rustls::TlsAcceptor;
+
+/// What the proxy learned from a backend's greeting, shown to clients in its own.
+#[derive(Debug, Clone)]
+pub struct ServerFlavour {
+    /// `<backend version>-rwproxy`.
+    pub version: String,
+    /// Capabilities the backend offers.
+    pub capabilities: u32,
+    /// Its default collation.
+    pub charset: u8,
+}
+
+impl Default for ServerFlavour {
+    fn default() -> Self {
+        ServerFlavour {
+            version: "5.5.5-10.11.0-MariaDB-rwproxy".into(),
+            capabilities: u32::MAX,
+            charset: 45,
+        }
+    }
+}
+
+/// State shared by every session.
+pub struct Proxy {
+    /// The running configuration.
+    pub config: ArcSwap<Config>,
+    /// Users who may connect, by name.
+    pub users: ArcSwap<HashMap<String, Secret>>,
+    /// The backends.
+    pub topology: ArcSwap<Topology>,
+    /// Idle backend connections.
+    pub pool: Pool,
+    /// Live sessions, by proxy connection id.
+    pub sessions: registry::Registry,
+    /// TLS for clients, when configured.
+    pub tls: Option<TlsAcceptor>,
+    /// What the greeting tells clients.
+    pub flavour: ArcSwap<ServerFlavour>,
+}
+
+impl Proxy {
+    /// Builds the shared state from a validated config; fails only on unreadable TLS files.
+    pub fn new(config: Config) -> Result<Arc<Proxy>, String> {
+        let tls = match (&config.proxy.tls_cert, &config.proxy.tls_key) {
+            (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
+            _ => None,
+        };
+        let users = config
+            .users
+            .iter()
+            .map(|u| (u.name.clone(), Secret::from_config(&u.password)))
+            .collect();
+        Ok(Arc::new(Proxy {
+            topology: ArcSwap::from_pointee(Topology::from_config(&config)),
+            config: ArcSwap::from_pointee(config),
+            users: ArcSwap::from_pointee(users),
+            pool: Pool::default(),
+            sessions: registry::Registry::default(),
+            tls,
+            flavour: ArcSwap::from_pointee(ServerFlavour::default()),
+        }))
+    }
+
+    /// Learns the primary's version and capabilities by reading its greeting (no login).
+    pub async fn probe_flavour(&self) -> Result<(), String> {
+        let topo = self.topology.load();
+        let primary = topo.primary().ok_or("no primary configured")?;
+        let timeout = std::time::Duration::from_millis(self.config.load().proxy.connect_timeout_ms);
+        let greeting = tokio::time::timeout(timeout, async {
+            let tcp = tokio::net::TcpStream::connect(&primary.address)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut conn = crate::protocol::PacketConn::new(tcp);
+            let p = conn
+                .read_packet(0, 1 << 16)
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::protocol::handshake::Greeting::parse(&p.payload).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|_| format!("timed out reading the greeting of '{}'", primary.name))?
+        .map_err(|e| format!("backend '{}' ({}): {e}", primary.name, primary.address))?;
+        self.flavour.store(Arc::new(ServerFlavour {
+            version: format!("{}-rwproxy", greeting.server_version),
+            capabilities: greeting.capabilities,
+            charset: greeting.charset,
+        }));
+        Ok(())
+    }
+}
