@@ -3,8 +3,9 @@
 //!
 //! It is the single launcher behind `rwproxy cluster up|down|status|lag|unlag`, the demo and the
 //! integration tests, so all of them run against the same topology. Layout of `dir`:
-//! `NAME/` (datadir), `NAME.sock`, `NAME.err`, `NAME.pid` per node, and `cluster.toml`, the state
-//! file that lets another process (`down`, `status`, `lag`) find the servers again.
+//! `NAME/` (datadir), `NAME.sock`, `NAME.err`, `NAME.pid` and `NAME.tmp/` (its own tmpdir) per
+//! node, and `cluster.toml`, the state file that lets another process (`down`, `status`, `lag`)
+//! find the servers again.
 //!
 //! Servers run detached in their own process group, so they outlive the CLI process that started
 //! them. Stopping only ever signals pids whose command line names `mariadbd` and this datadir.

@@ -136,10 +136,10 @@ impl Cluster {
             self.children.push(child);
             offsets.push(offset);
         }
-        for i in 0..plan.names.len() {
+        for (i, log_offset) in offsets.iter_mut().enumerate() {
             let mut attempt = 0;
             loop {
-                match self.wait_node_ready(i, offsets[i]).await {
+                match self.wait_node_ready(i, *log_offset).await {
                     Err(ClusterError::PortInUse { .. })
                         if plan.auto_ports && attempt < PORT_RETRIES =>
                     {
@@ -148,7 +148,7 @@ impl Cluster {
                         let (info, child, offset) = plan.launch(&dir, i).spawn()?;
                         self.nodes[i] = info;
                         self.children.push(child);
-                        offsets[i] = offset;
+                        *log_offset = offset;
                     }
                     other => break other?,
                 }

@@ -1,0 +1,184 @@
+//! The test environment: one local MariaDB cluster (primary + 2 replicas, GTID
+//! replication) and one rwproxy process (the real binary) per test binary, started on
+//! first use on free ports in a temp dir and stopped when the test process exits. Tests
+//! isolate themselves by schema.
+
+use mysql_async::prelude::*;
+use rwproxy::cluster::{Cluster, ClusterSpec};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The shared environment.
+pub struct Env {
+    /// The cluster.
+    pub cluster: Cluster,
+    /// Port the proxy listens on.
+    pub proxy_port: u16,
+    /// The proxy's config file.
+    pub config_path: std::path::PathBuf,
+    /// Kept so the directory lives as long as the process.
+    _dir: tempfile::TempDir,
+}
+
+static ENV: OnceLock<Env> = OnceLock::new();
+static PROXY: Mutex<Option<Child>> = Mutex::new(None);
+
+/// Password of the `hashed` test user, configured in the proxy only as its `*HEX` hash.
+pub const HASHED_PASSWORD: &str = "h4shed-pw";
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+extern "C" fn stop_everything() {
+    if let Ok(mut p) = PROXY.lock() {
+        if let Some(child) = p.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+    if let Some(env) = ENV.get() {
+        let mut c = Cluster::open(&env.cluster.dir).ok();
+        if let Some(c) = c.as_mut() {
+            let _ = c.down();
+        }
+    }
+}
+
+fn mariadbd_present() {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).chain(["/usr/sbin".into()]).any(|d| d.join("mariadbd").exists()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "mariadbd not found: the integration tests need a real MariaDB. Install it with \
+         `apt-get install -y mariadb-server mariadb-client sysbench`"
+    );
+}
+
+/// The environment, started on first call.
+pub fn env() -> &'static Env {
+    ENV.get_or_init(|| {
+        // Started on a thread of its own: tests call this from inside their runtimes.
+        std::thread::spawn(start_env).join().unwrap_or_else(|_| panic!("test environment failed to start"))
+    })
+}
+
+fn start_env() -> Env {
+    {
+        mariadbd_present();
+        // A runtime of its own: the cluster outlives any one test's runtime.
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let dir = tempfile::Builder::new().prefix("rwproxy-it-").tempdir().expect("tempdir");
+        let mut spec = ClusterSpec::new(dir.path().join("cluster"));
+        spec.max_allowed_packet = Some(128 * 1024 * 1024);
+        let mut cluster = rt.block_on(Cluster::up(&spec)).expect("cluster up");
+        setup_users(&cluster);
+        let proxy_port = free_port();
+        let config_path = dir.path().join("rwproxy.toml");
+        std::fs::write(&config_path, proxy_config(&cluster, proxy_port)).expect("write config");
+        // From here on the atexit hook stops everything (statics are never dropped).
+        cluster.stop_on_drop(false);
+        unsafe { libc::atexit(stop_everything) };
+        start_proxy(&config_path, proxy_port, dir.path());
+        Env { cluster, proxy_port, config_path, _dir: dir }
+    }
+}
+
+fn proxy_config(cluster: &Cluster, port: u16) -> String {
+    let hash = {
+        use sha1::{Digest, Sha1};
+        let s1 = Sha1::digest(HASHED_PASSWORD.as_bytes());
+        let s2 = Sha1::digest(s1);
+        s2.iter().map(|b| format!("{b:02X}")).collect::<String>()
+    };
+    let base = cluster.sample_config(&format!("127.0.0.1:{port}"));
+    format!(
+        "{base}\n[[users]]\nname = \"hashed\"\npassword = \"*{hash}\"\n\n\
+         [[users]]\nname = \"other\"\npassword = \"other\"\n\n\
+         [[users]]\nname = \"edu\"\npassword = \"ed-pw\"\n"
+    )
+}
+
+/// Extra accounts the tests log in as, created on the primary as the OS user (unix_socket
+/// authentication over the node's socket) so they replicate everywhere.
+fn setup_users(cluster: &Cluster) {
+    let sql = format!(
+        "CREATE USER IF NOT EXISTS 'hashed'@'%' IDENTIFIED BY '{HASHED_PASSWORD}'; \
+         GRANT ALL ON *.* TO 'hashed'@'%'; \
+         CREATE USER IF NOT EXISTS 'other'@'%' IDENTIFIED BY 'other'; \
+         GRANT ALL ON *.* TO 'other'@'%'; \
+    );
+    admin_sql(cluster, &sql);
+}
+
+/// Runs SQL on the primary as its administrator, through the `mariadb` client.
+pub fn admin_sql(cluster: &Cluster, sql: &str) -> String {
+    let socket = cluster.dir.join(format!("{}.sock", cluster.primary().name));
+    let out = Command::new("mariadb")
+        .arg(format!("--socket={}", socket.display()))
+        .args(["-N", "-B", "-e", sql])
+        .output()
+        .expect("run the mariadb client (apt-get install -y mariadb-client)");
+    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn start_proxy(config: &std::path::Path, port: u16, dir: &std::path::Path) {
+    let log = std::fs::File::create(dir.join("rwproxy.log")).expect("log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_rwproxy"))
+        .args(["--log-level", "warn", "run", "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start rwproxy");
+    *PROXY.lock().expect("proxy lock") = Some(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "rwproxy did not start listening on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Connection options through the proxy.
+pub fn proxy_opts(user: &str, password: &str, db: Option<&str>) -> mysql_async::Opts {
+    let e = env();
+    mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(e.proxy_port)
+        .user(Some(user))
+        .pass(Some(password))
+        .db_name(db)
+        .prefer_socket(false)
+        .into()
+}
+
+/// Connection options straight to the primary.
+pub fn direct_opts(user: &str, password: &str, db: Option<&str>) -> mysql_async::Opts {
+    let e = env();
+    mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(e.cluster.primary().port)
+        .user(Some(user))
+        .pass(Some(password))
+        .db_name(db)
+        .prefer_socket(false)
+        .into()
+}
+
+/// Creates (or recreates) schema `name` on the primary and returns its name.
+pub async fn fresh_schema(name: &str) -> String {
+    let mut c = mysql_async::Conn::new(direct_opts("app", "app", None)).await.expect("connect");
+    c.query_drop(format!("DROP DATABASE IF EXISTS `{name}`")).await.expect("drop");
+    c.query_drop(format!("CREATE DATABASE `{name}`")).await.expect("create");
+    let _ = c.disconnect().await;
+    name.to_string()
+}
