@@ -1,0 +1,22 @@
+# Entry points named in the README.
+.PHONY: demo test lint bench
+
+# The demo: a live replicated cluster, the proxy in front, a workload, where queries went.
+demo:
+	bash scripts/deps.sh
+	cargo build --release
+	bash scripts/demo.sh
+
+# Unit tests, then the integration suite against real MariaDB servers it starts itself.
+test:
+	bash scripts/deps.sh
+	cargo test --lib --bins
+	cargo test --test integration -- --test-threads=4
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+bench:
+	cargo bench --bench codec
+	bash bench/sysbench-compare.sh --self-start
