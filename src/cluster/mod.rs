@@ -20,6 +20,7 @@ mod state;
 
 pub use error::ClusterError;
 pub use node::NodeInfo;
+pub use sql::APP_PRIVILEGES;
 
 use std::path::{Path, PathBuf};
 use std::process::Child;

@@ -18,7 +18,9 @@ const UNLAG_TIMEOUT: Duration = Duration::from_secs(60);
 /// Privileges of `app`: everything an application and the tests need, but neither SUPER nor
 /// READ_ONLY ADMIN (both part of ALL PRIVILEGES in 10.11), so a write that reaches a
 /// `read_only` replica fails with 1290 instead of silently breaking replication.
-const APP_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, \
+/// What `app` may do: everything a shop needs, but no SUPER or READ_ONLY ADMIN, so writes on
+/// a `read_only` replica fail with 1290.
+pub const APP_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, \
     REFERENCES, INDEX, ALTER, SHOW DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, \
     CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, DELETE HISTORY, \
     BINLOG MONITOR, SLAVE MONITOR";

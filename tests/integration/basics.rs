@@ -45,3 +45,13 @@ async fn unknown_database_is_the_backends_error() {
         other => panic!("expected ERR 1049, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn backend_asking_for_client_ed25519_is_answered() {
+    // `edu` is IDENTIFIED VIA ed25519 on the servers: the proxy accepts the client with
+    // native auth (it knows the plaintext) and answers the backend's ed25519 challenge.
+    let mut c = mysql_async::Conn::new(proxy_opts("edu", "ed-pw", None)).await.expect("ed25519 backend login");
+    let user: String = c.query_first("SELECT CURRENT_USER()").await.unwrap().unwrap();
+    assert_eq!(user, "edu@%");
+    c.disconnect().await.unwrap();
+}

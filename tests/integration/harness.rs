@@ -109,11 +109,15 @@ fn proxy_config(cluster: &Cluster, port: u16) -> String {
 /// Extra accounts the tests log in as, created on the primary as the OS user (unix_socket
 /// authentication over the node's socket) so they replicate everywhere.
 fn setup_users(cluster: &Cluster) {
+    let grants = rwproxy::cluster::APP_PRIVILEGES;
     let sql = format!(
         "CREATE USER IF NOT EXISTS 'hashed'@'%' IDENTIFIED BY '{HASHED_PASSWORD}'; \
-         GRANT ALL ON *.* TO 'hashed'@'%'; \
+         GRANT {grants} ON *.* TO 'hashed'@'%'; \
          CREATE USER IF NOT EXISTS 'other'@'%' IDENTIFIED BY 'other'; \
-         GRANT ALL ON *.* TO 'other'@'%'; \
+         GRANT {grants} ON *.* TO 'other'@'%'; \
+         INSTALL SONAME 'auth_ed25519'; \
+         CREATE USER IF NOT EXISTS 'edu'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed-pw'); \
+         GRANT {grants} ON *.* TO 'edu'@'%';"
     );
     admin_sql(cluster, &sql);
 }
@@ -181,4 +185,36 @@ pub async fn fresh_schema(name: &str) -> String {
     c.query_drop(format!("CREATE DATABASE `{name}`")).await.expect("create");
     let _ = c.disconnect().await;
     name.to_string()
+}
+
+/// A second proxy, in this process, on its own port with a config edited by `edit`
+/// (e.g. TLS settings). Stops when the returned guard is dropped.
+pub struct InProcProxy {
+    /// Its port.
+    pub port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for InProcProxy {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Starts an in-process proxy for the shared cluster; `edit` changes the TOML text.
+pub async fn inproc_proxy(edit: impl FnOnce(String) -> String) -> InProcProxy {
+    let e = env();
+    let port = free_port();
+    let text = edit(proxy_config(&e.cluster, port));
+    let config = rwproxy::config::Config::parse(&text, std::path::Path::new("inproc.toml")).expect("config");
+    let proxy = rwproxy::server::Proxy::new(config).expect("proxy");
+    proxy.probe_flavour().await.expect("probe primary");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(rwproxy::server::run(listener, proxy, async move {
+        let _ = rx.await;
+    }));
+    InProcProxy { port, stop: Some(tx) }
 }

@@ -4,3 +4,4 @@
 mod basics;
 mod cluster_test;
 mod harness;
+mod tls;
