@@ -37,8 +37,9 @@ pub struct Request<'a> {
     pub seq: u8,
     /// Response shape, or None when the command gets no response.
     pub kind: Option<ResponseKind>,
-    /// True when the client asked for LOAD DATA LOCAL and may be sent a file request.
-    pub local_infile: bool,
+    /// True when the client negotiated CLIENT_LOCAL_FILES. A file request is relayed
+    /// only if, in addition, the statement itself is a LOAD DATA/XML LOCAL.
+    pub local_files: bool,
     /// Largest file packet accepted from the client.
     pub max_packet: usize,
 }
@@ -49,13 +50,17 @@ pub async fn forward(
     backend: &mut BackendConn,
     req: &Request<'_>,
 ) -> Result<ResponseWalker, ForwardError> {
-    let name = backend.backend.name.clone();
+    let target = backend.backend.clone();
     let be = |source, sent| ForwardError::Backend {
-        backend: name.clone(),
+        backend: target.name.clone(),
         source,
         sent,
     };
-    backend.backend.count_query();
+    let may_send_file = || {
+        req.local_files
+            && matches!(req.payload.split_first(), Some((&0x03, sql)) if asks_for_local_file(sql))
+    };
+    target.count_query();
     backend.conn.write_packet(0, req.payload);
     backend.conn.flush().await.map_err(|e| be(e, false))?;
     let mut walker = ResponseWalker::new(req.kind.unwrap_or(ResponseKind::Single), backend.caps);
@@ -79,7 +84,7 @@ pub async fn forward(
             expected = expected.wrapping_add(1);
             let payload = &buf[off + 4..off + 4 + len];
             step = walker.feed(payload).map_err(|e| be(e, sent))?;
-            if step == Step::LocalInfile && !req.local_infile {
+            if step == Step::LocalInfile && !may_send_file() {
                 // Keep the file request from the client; refuse it below.
                 break;
             }
@@ -99,7 +104,7 @@ pub async fn forward(
         match step {
             Step::More => {}
             Step::Done => return Ok(walker),
-            Step::LocalInfile if req.local_infile => {
+            Step::LocalInfile if may_send_file() => {
                 expected = relay_file(client, backend, expected, req.max_packet).await?;
             }
             Step::LocalInfile => {

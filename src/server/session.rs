@@ -38,6 +38,8 @@ pub struct Session {
     pub(crate) scramble: [u8; 20],
     pub(crate) state: SessionState,
     pub(crate) backend: Option<BackendConn>,
+    /// `[proxy] max_allowed_packet` when the session started.
+    pub(crate) max_packet: usize,
 }
 
 impl Session {
@@ -52,6 +54,7 @@ impl Session {
             seq,
         } = authed;
         *handle.user.lock().unwrap_or_else(|e| e.into_inner()) = response.user.clone();
+        let proxy_max_packet = proxy.config.load().proxy.max_allowed_packet;
         let mut s = Session {
             proxy,
             handle,
@@ -69,6 +72,7 @@ impl Session {
                 ..Default::default()
             },
             backend: None,
+            max_packet: proxy_max_packet,
         };
         if let Err(err) = s.ensure_backend().await {
             s.send_err(seq, &err).await;
@@ -86,7 +90,7 @@ impl Session {
     }
 
     async fn command_loop(&mut self) {
-        let max = self.proxy.config.load().proxy.max_allowed_packet;
+        let max = self.max_packet;
         loop {
             let packet = tokio::select! {
                 p = self.client.read_packet(0, max) => p,
@@ -158,14 +162,12 @@ impl Session {
             | Command::StmtReset(_)
             | Command::ResetConnection => Some(ResponseKind::Single),
         };
-        let local_infile = matches!(cmd, Command::Query(sql) if forward::asks_for_local_file(sql))
-            && self.caps & crate::protocol::constants::caps::CLIENT_LOCAL_FILES != 0;
         let req = Request {
             payload,
             seq,
             kind,
-            local_infile,
-            max_packet: self.proxy.config.load().proxy.max_allowed_packet,
+            local_files: self.caps & crate::protocol::constants::caps::CLIENT_LOCAL_FILES != 0,
+            max_packet: self.max_packet,
         };
         self.forward(&cmd, &req).await
     }

@@ -17,7 +17,9 @@ async fn login_query_and_version() {
 #[tokio::test]
 async fn wrong_password_and_unknown_user_get_1045() {
     for (user, pw) in [("app", "nope"), ("ghost", "x"), ("hashed", "app")] {
-        let err = mysql_async::Conn::new(proxy_opts(user, pw, None)).await.err().expect("refused");
+        let Err(err) = mysql_async::Conn::new(proxy_opts(user, pw, None)).await else {
+            panic!("{user} must be refused");
+        };
         match err {
             mysql_async::Error::Server(e) => {
                 assert_eq!(e.code, 1045, "{e:?}");
@@ -39,7 +41,9 @@ async fn hash_only_user_logs_in_to_the_backend() {
 
 #[tokio::test]
 async fn unknown_database_is_the_backends_error() {
-    let err = mysql_async::Conn::new(proxy_opts("app", "app", Some("no_such_db"))).await.err().expect("refused");
+    let Err(err) = mysql_async::Conn::new(proxy_opts("app", "app", Some("no_such_db"))).await else {
+        panic!("unknown database must be refused");
+    };
     match err {
         mysql_async::Error::Server(e) => assert_eq!(e.code, 1049, "{e:?}"),
         other => panic!("expected ERR 1049, got {other:?}"),
