@@ -4,6 +4,17 @@
 mod bad_input;
 mod basics;
 mod cluster_test;
+mod corpus;
+mod corpus_blobs;
+mod corpus_commands;
+mod corpus_kill;
+mod corpus_prepared;
+mod corpus_raw;
+mod corpus_sessions;
+mod corpus_types;
+mod differential;
 mod harness;
+mod rawclient;
 mod real_clients;
 mod tls;
+mod transcript;
