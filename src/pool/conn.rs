@@ -31,6 +31,8 @@ pub struct BackendConn {
     pub server_version: String,
     /// Current schema as far as the proxy knows.
     pub schema: Option<String>,
+    /// False when its session state is no longer what its pool key says.
+    pub reusable: bool,
 }
 
 impl BackendConn {
@@ -57,8 +59,16 @@ impl BackendConn {
                 })?;
             let _ = tcp.set_nodelay(true);
             let mut conn = PacketConn::new(tcp);
-            let done =
-                login::login(&mut conn, &backend.name, key.caps, key.charset, who, schema).await?;
+            let done = login::login(
+                &mut conn,
+                &backend.name,
+                key.caps,
+                key.ext_caps,
+                key.charset,
+                who,
+                schema,
+            )
+            .await?;
             Ok::<_, PoolError>((conn, done))
         };
         let (conn, done) = tokio::time::timeout(timeout, attempt)
@@ -72,6 +82,7 @@ impl BackendConn {
             caps: done.caps,
             server_version: done.greeting.server_version,
             schema: schema.map(str::to_string),
+            reusable: true,
             backend,
         })
     }

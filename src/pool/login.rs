@@ -66,6 +66,7 @@ pub async fn login(
     conn: &mut PacketConn<TcpStream>,
     backend: &str,
     format_caps: u32,
+    ext_caps: u32,
     charset: u8,
     login: &Login,
     schema: Option<&str>,
@@ -81,7 +82,13 @@ pub async fn login(
     }
     let greeting = Greeting::parse(&hello.payload).map_err(&p)?;
     let mut caps = (BASE_CAPS | (format_caps & FORMAT_CAPS)) & greeting.capabilities;
-    caps |= CLIENT_LONG_PASSWORD; // we never want MariaDB's extended capabilities
+    // MariaDB extended capabilities are sent only with the CLIENT_MYSQL bit clear.
+    let ext = ext_caps & greeting.ext_capabilities;
+    if ext == 0 {
+        caps |= CLIENT_LONG_PASSWORD;
+    } else {
+        caps &= !CLIENT_LONG_PASSWORD;
+    }
     if schema.is_some() {
         caps |= CLIENT_CONNECT_WITH_DB;
     }
@@ -98,6 +105,7 @@ pub async fn login(
         database: schema.map(str::to_string),
         auth_plugin: greeting.auth_plugin.clone(),
         attrs: login.attrs.clone(),
+        ext_capabilities: ext,
     };
     let seq = conn.write_packet(1, &response.encode());
     conn.flush().await.map_err(&p)?;

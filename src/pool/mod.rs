@@ -86,6 +86,8 @@ pub struct PoolKey {
     pub user: String,
     /// Capability flags that change packet formats or semantics.
     pub caps: u32,
+    /// MariaDB extended capabilities.
+    pub ext_caps: u32,
     /// Collation id.
     pub charset: u8,
 }
@@ -131,8 +133,18 @@ impl Pool {
 
     /// Returns a connection after COM_RESET_CONNECTION succeeds on it; drops it otherwise.
     pub async fn checkin(&self, mut conn: BackendConn) {
-        if conn.reset().await.is_err() {
+        if !conn.reusable || conn.reset().await.is_err() {
             return;
+        }
+        // A COM_QUERY `USE` may have moved it, and RESET keeps the schema: learn it.
+        match conn.query("SELECT DATABASE()").await {
+            Ok(rows) => {
+                conn.schema = rows
+                    .into_iter()
+                    .next()
+                    .and_then(|r| r.into_iter().next().flatten())
+            }
+            Err(_) => return,
         }
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = idle.entry(conn.key.clone()).or_default();

@@ -21,6 +21,8 @@ pub enum Command<'a> {
     ProcessKill(u32),
     /// COM_PING.
     Ping,
+    /// COM_DEBUG (the server checks the privilege and answers OK or ERR).
+    Debug,
     /// COM_CHANGE_USER; the body after the command byte.
     ChangeUser(&'a [u8]),
     /// COM_STMT_PREPARE with SQL text.
@@ -39,6 +41,8 @@ pub enum Command<'a> {
     StmtFetch(u32),
     /// COM_RESET_CONNECTION.
     ResetConnection,
+    /// MariaDB's COM_STMT_BULK_EXECUTE of a statement id.
+    StmtBulkExecute(u32),
     /// Anything else, or a known command too short to be valid.
     Unknown(u8),
 }
@@ -58,6 +62,7 @@ impl<'a> Command<'a> {
             COM_STATISTICS => Some(Command::Statistics),
             COM_PROCESS_KILL => id().map(Command::ProcessKill),
             COM_PING => Some(Command::Ping),
+            COM_DEBUG => Some(Command::Debug),
             COM_CHANGE_USER => Some(Command::ChangeUser(body)),
             COM_STMT_PREPARE => Some(Command::StmtPrepare(body)),
             COM_STMT_EXECUTE => id().map(Command::StmtExecute),
@@ -67,6 +72,7 @@ impl<'a> Command<'a> {
             COM_SET_OPTION => Reader::new(body).u16().ok().map(Command::SetOption),
             COM_STMT_FETCH => id().map(Command::StmtFetch),
             COM_RESET_CONNECTION => Some(Command::ResetConnection),
+            COM_STMT_BULK_EXECUTE => id().map(Command::StmtBulkExecute),
             _ => None,
         };
         cmd.unwrap_or(Command::Unknown(code))

@@ -56,6 +56,13 @@ pub mod caps {
     pub const CLIENT_SSL_VERIFY_SERVER_CERT: u32 = 1 << 30;
 }
 
+/// MariaDB extended capabilities, exchanged in the handshake's reserved bytes when the
+/// CLIENT_MYSQL (= CLIENT_LONG_PASSWORD) bit is clear.
+pub mod ext_caps {
+    /// COM_STMT_BULK_EXECUTE: one execute, many rows of parameters.
+    pub const MARIADB_CLIENT_STMT_BULK_OPERATIONS: u32 = 1 << 2;
+}
+
 /// Server status flags (`SERVER_*`) carried by OK and EOF packets.
 pub mod status {
     /// A transaction is active.
@@ -82,6 +89,7 @@ pub mod com {
     pub const COM_FIELD_LIST: u8 = 0x04;
     pub const COM_STATISTICS: u8 = 0x09;
     pub const COM_PROCESS_KILL: u8 = 0x0c;
+    pub const COM_DEBUG: u8 = 0x0d;
     pub const COM_PING: u8 = 0x0e;
     pub const COM_CHANGE_USER: u8 = 0x11;
     pub const COM_STMT_PREPARE: u8 = 0x16;
@@ -92,6 +100,7 @@ pub mod com {
     pub const COM_SET_OPTION: u8 = 0x1b;
     pub const COM_STMT_FETCH: u8 = 0x1c;
     pub const COM_RESET_CONNECTION: u8 = 0x1f;
+    pub const COM_STMT_BULK_EXECUTE: u8 = 0xfa;
 }
 
 /// Session-track entry types in OK packets.

@@ -24,6 +24,8 @@ pub struct Greeting {
     pub status: u16,
     /// Default authentication plugin.
     pub auth_plugin: String,
+    /// MariaDB extended capabilities (valid when CLIENT_LONG_PASSWORD is clear).
+    pub ext_capabilities: u32,
 }
 
 impl Greeting {
@@ -41,7 +43,8 @@ impl Greeting {
         b.put_u16_le(self.status);
         b.put_u16_le((self.capabilities >> 16) as u16);
         b.put_u8(21);
-        b.put_slice(&[0u8; 10]);
+        b.put_slice(&[0u8; 6]);
+        b.put_u32_le(self.ext_capabilities);
         b.put_slice(&self.scramble[8..20]);
         b.put_u8(0);
         b.put_slice(self.auth_plugin.as_bytes());
@@ -64,7 +67,13 @@ impl Greeting {
         let status = r.u16()?;
         capabilities |= (r.u16()? as u32) << 16;
         let auth_len = r.u8()? as usize;
-        r.take(10)?;
+        r.take(6)?;
+        let ext = r.u32()?;
+        let ext_capabilities = if capabilities & CLIENT_LONG_PASSWORD == 0 {
+            ext
+        } else {
+            0
+        };
         if capabilities & CLIENT_SECURE_CONNECTION != 0 {
             let n = auth_len.saturating_sub(8).max(13);
             let part = r.take(n.min(r.remaining()))?;
@@ -83,6 +92,7 @@ impl Greeting {
             charset,
             status,
             auth_plugin,
+            ext_capabilities,
         })
     }
 }
@@ -106,6 +116,8 @@ pub struct HandshakeResponse {
     pub auth_plugin: String,
     /// Connection attributes, still length-encoded pairs.
     pub attrs: Vec<u8>,
+    /// MariaDB extended capabilities (when CLIENT_LONG_PASSWORD is clear).
+    pub ext_capabilities: u32,
 }
 
 /// True if `payload` is an SSL request (a short handshake response asking for TLS).
@@ -128,7 +140,13 @@ impl HandshakeResponse {
         }
         let max_packet = r.u32()?;
         let charset = r.u8()?;
-        r.take(23)?;
+        r.take(19)?;
+        let ext = r.u32()?;
+        let ext_capabilities = if capabilities & CLIENT_LONG_PASSWORD == 0 {
+            ext
+        } else {
+            0
+        };
         let user = String::from_utf8_lossy(r.null_str()).into_owned();
         let auth_response = if capabilities & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA != 0 {
             r.lenenc_bytes()?.to_vec()
@@ -162,6 +180,7 @@ impl HandshakeResponse {
             database,
             auth_plugin,
             attrs,
+            ext_capabilities,
         })
     }
 
@@ -171,7 +190,8 @@ impl HandshakeResponse {
         b.put_u32_le(self.capabilities);
         b.put_u32_le(self.max_packet);
         b.put_u8(self.charset);
-        b.put_slice(&[0u8; 23]);
+        b.put_slice(&[0u8; 19]);
+        b.put_u32_le(self.ext_capabilities);
         b.put_slice(self.user.as_bytes());
         b.put_u8(0);
         put_lenenc_bytes(&mut b, &self.auth_response);
@@ -269,8 +289,10 @@ mod tests {
             charset: 8,
             status: 2,
             auth_plugin: "mysql_native_password".into(),
+            ext_capabilities: 4,
         };
         let p = Greeting::parse(&g.encode()).unwrap();
+        assert_eq!(p.ext_capabilities, 4, "read because CLIENT_MYSQL is clear");
         assert_eq!(p.scramble, g.scramble);
         assert_eq!(p.capabilities, g.capabilities);
         assert_eq!(p.auth_plugin, g.auth_plugin);
@@ -293,6 +315,7 @@ mod tests {
             database: Some("shop".into()),
             auth_plugin: "mysql_native_password".into(),
             attrs: vec![3, b'k', b'e', b'y', 1, b'v'],
+            ext_capabilities: 4,
         };
         let enc = h.encode();
         let p = HandshakeResponse::parse(&enc).unwrap();
@@ -302,6 +325,7 @@ mod tests {
         );
         assert_eq!(p.auth_response, h.auth_response);
         assert_eq!(p.attrs, h.attrs);
+        assert_eq!(p.ext_capabilities, 4);
         for cut in 0..36 {
             assert!(HandshakeResponse::parse(&enc[..cut]).is_err(), "cut {cut}");
         }

@@ -226,7 +226,10 @@ mod tests {
         w.flush().await.unwrap();
         assert!(matches!(
             r.read_packet(0, 1000).await,
-            Err(ProtocolError::OutOfOrder { expected: 0, got: 3 })
+            Err(ProtocolError::OutOfOrder {
+                expected: 0,
+                got: 3
+            })
         ));
         let (a, b) = tokio::io::duplex(1024);
         let mut w = PacketConn::new(a);
@@ -234,10 +237,16 @@ mod tests {
         w.write_packet(0, &[7u8; 100]);
         w.write_packet(0, b"ok");
         w.flush().await.unwrap();
-        assert!(matches!(r.read_packet(0, 50).await, Err(ProtocolError::TooLarge { .. })));
+        assert!(matches!(
+            r.read_packet(0, 50).await,
+            Err(ProtocolError::TooLarge { .. })
+        ));
         // The stream is still in step after an oversize packet.
         assert_eq!(&r.read_packet(0, 50).await.unwrap().payload[..], b"ok");
         drop(w);
-        assert!(matches!(r.read_packet(0, 50).await, Err(ProtocolError::Closed)));
+        assert!(matches!(
+            r.read_packet(0, 50).await,
+            Err(ProtocolError::Closed)
+        ));
     }
 }

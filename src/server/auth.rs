@@ -8,6 +8,7 @@ use super::Proxy;
 use crate::protocol::auth::{self, BackendCredential, Secret, CACHING_SHA2, NATIVE};
 use crate::protocol::constants::caps::*;
 use crate::protocol::constants::errors::*;
+use crate::protocol::constants::ext_caps::MARIADB_CLIENT_STMT_BULK_OPERATIONS;
 use crate::protocol::handshake::{is_ssl_request, Greeting, HandshakeResponse};
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::{PacketConn, ProtocolError};
@@ -45,6 +46,8 @@ pub struct Authenticated {
     pub conn: PacketConn<ClientStream>,
     /// Negotiated capabilities.
     pub caps: u32,
+    /// Negotiated MariaDB extended capabilities.
+    pub ext_caps: u32,
     /// The handshake response.
     pub response: HandshakeResponse,
     /// What logs in to backends on the client's behalf.
@@ -100,6 +103,12 @@ pub async fn handshake(
     if proxy.tls.is_some() {
         offered |= CLIENT_SSL;
     }
+    // Of MariaDB's extended capabilities only bulk execution is relayed (PROGRESS and
+    // the metadata ones change packet formats the walker does not follow).
+    let offered_ext = MARIADB_CLIENT_STMT_BULK_OPERATIONS & flavour.ext_capabilities;
+    if offered_ext != 0 {
+        offered &= !CLIENT_LONG_PASSWORD;
+    }
     let scramble = auth::scramble();
     let greeting = Greeting {
         server_version: flavour.version.clone(),
@@ -109,6 +118,7 @@ pub async fn handshake(
         charset: flavour.charset,
         status: crate::protocol::constants::status::SERVER_STATUS_AUTOCOMMIT,
         auth_plugin: NATIVE.into(),
+        ext_capabilities: offered_ext,
     };
     let mut framed = BytesMut::new();
     let g = greeting.encode();
@@ -146,6 +156,7 @@ pub async fn handshake(
         }
     };
     let caps = response.capabilities & offered;
+    let ext_caps = response.ext_capabilities & offered_ext;
     if proxy.config.load().proxy.require_tls && !conn_is_tls(&mut conn) {
         let err = ErrPacket::new(
             ER_SECURE_TRANSPORT_REQUIRED,
@@ -180,6 +191,7 @@ pub async fn handshake(
     Ok(Authenticated {
         conn,
         caps,
+        ext_caps,
         response,
         credential,
         scramble,
@@ -191,7 +203,8 @@ fn conn_is_tls(conn: &mut PacketConn<ClientStream>) -> bool {
     conn.stream_ref().is_tls()
 }
 
-fn peer_host(conn: &PacketConn<ClientStream>) -> String {
+/// The client's IP address, as error messages show it.
+pub fn peer_host(conn: &PacketConn<ClientStream>) -> String {
     let addr = match conn.stream() {
         ClientStream::Plain(s) => s.peer_addr().ok(),
         ClientStream::Tls(s) => s.get_ref().0.peer_addr().ok(),

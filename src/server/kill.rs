@@ -33,7 +33,8 @@ pub fn parse_kill(sql: &[u8]) -> Option<(u32, bool)> {
         w = words.next()?;
     }
     if w.eq_ignore_ascii_case("ID") {
-        w = words.next()?;
+        // `KILL QUERY ID n` names a query id, which is the server's business.
+        return None;
     }
     let id = w.parse().ok()?;
     words.next().is_none().then_some((id, query_only))
@@ -47,10 +48,33 @@ impl Session {
             "HY000",
             format!("Unknown thread id: {id}"),
         );
+        if id == self.handle.id {
+            // As the server does: KILL QUERY interrupts the KILL itself; KILL CONNECTION
+            // says so and closes.
+            let (code, msg) = if query_only {
+                (1317, "Query execution was interrupted")
+            } else {
+                (1927, "Connection was killed")
+            };
+            self.send_err(reply, &ErrPacket::new(code, "70100", msg))
+                .await;
+            return if query_only {
+                Flow::Continue
+            } else {
+                Flow::Close
+            };
+        }
         let Some(target) = self.proxy.sessions.get(id) else {
             self.send_err(reply, &unknown).await;
             return Flow::Continue;
         };
+        if !query_only {
+            // Before the backend KILL, so the target sees its backend vanish as a kill
+            // (and closes quietly, as a server would), not as a backend failure.
+            target
+                .killed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         let where_ = target
             .backend
             .lock()
@@ -61,6 +85,7 @@ impl Session {
                 backend: backend.name.clone(),
                 user: self.login.user.clone(),
                 caps: 0,
+                ext_caps: 0,
                 charset: self.charset,
             };
             let timeout = Duration::from_millis(self.proxy.config.load().proxy.connect_timeout_ms);
@@ -79,9 +104,14 @@ impl Session {
             }
             .await;
             if let Err(e) = result {
+                target
+                    .killed
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
                 let mut err = e.to_err_packet();
                 if err.code == ER_NO_SUCH_THREAD {
                     err = unknown;
+                } else if err.code == 1095 {
+                    err.message = format!("You are not owner of thread {id}");
                 }
                 self.send_err(reply, &err).await;
                 return Flow::Continue;
@@ -99,9 +129,6 @@ impl Session {
         }
         if !query_only {
             target.cancel.cancel();
-            if id == self.handle.id {
-                return Flow::Close;
-            }
         }
         self.send_ok(reply).await;
         Flow::Continue
@@ -130,8 +157,9 @@ impl Session {
                 ER_ACCESS_DENIED_ERROR,
                 "28000",
                 format!(
-                    "Access denied for user '{}' (using password: {})",
+                    "Access denied for user '{}'@'{}' (using password: {})",
                     cu.user,
+                    super::auth::peer_host(&self.client),
                     if cu.auth_response.is_empty() {
                         "NO"
                     } else {
@@ -139,8 +167,11 @@ impl Session {
                     }
                 ),
             );
+            // Like the server: the session goes on as the previous user, with its session
+            // reset the way a failed COM_CHANGE_USER resets it there.
+            self.failed_change_user(&cu).await;
             self.send_err(seq, &err).await;
-            return Flow::Close;
+            return Flow::Continue;
         };
         if let Some(old) = self.backend.take() {
             let proxy = self.proxy.clone();
@@ -169,6 +200,42 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Replays a failed COM_CHANGE_USER on the backend (with a token that cannot match)
+    /// so the backend session is reset exactly as the server resets it; the connection
+    /// then stays with the session but never goes back to the pool.
+    async fn failed_change_user(&mut self, cu: &ChangeUser) {
+        let Some(conn) = self.backend.as_mut() else {
+            return;
+        };
+        let wrong = Login {
+            user: cu.user.clone(),
+            credential: crate::protocol::auth::BackendCredential {
+                native_stage1: Some(crate::protocol::auth::scramble()),
+                plaintext: None,
+            },
+            attrs: cu.attrs.clone(),
+        };
+        let charset = cu.charset.unwrap_or(self.charset as u16) as u8;
+        let schema = cu.database.clone();
+        if conn
+            .change_user(&wrong, schema.as_deref(), charset)
+            .await
+            .is_ok()
+        {
+            // Cannot happen with a random token; never keep a connection in doubt.
+            self.backend = None;
+            return;
+        }
+        conn.reusable = false;
+        self.state = crate::router::SessionState {
+            schema: self.state.schema.clone(),
+            has_backend: true,
+            ..Default::default()
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_kill;
@@ -178,7 +245,8 @@ mod tests {
         assert_eq!(parse_kill(b"KILL 5"), Some((5, false)));
         assert_eq!(parse_kill(b"kill query 12;"), Some((12, true)));
         assert_eq!(parse_kill(b"KILL CONNECTION 7"), Some((7, false)));
-        assert_eq!(parse_kill(b"KILL HARD QUERY ID 9"), Some((9, true)));
+        assert_eq!(parse_kill(b"KILL HARD QUERY 9"), Some((9, true)));
+        assert_eq!(parse_kill(b"KILL QUERY ID 9"), None);
         assert_eq!(parse_kill(b"KILL USER app"), None);
         assert_eq!(parse_kill(b"SELECT 1"), None);
         assert_eq!(parse_kill(b"KILL 5 6"), None);

@@ -28,6 +28,8 @@ pub struct ServerFlavour {
     pub version: String,
     /// Capabilities the backend offers.
     pub capabilities: u32,
+    /// MariaDB extended capabilities the backend offers.
+    pub ext_capabilities: u32,
     /// Its default collation.
     pub charset: u8,
 }
@@ -37,6 +39,7 @@ impl Default for ServerFlavour {
         ServerFlavour {
             version: "5.5.5-10.11.0-MariaDB-rwproxy".into(),
             capabilities: u32::MAX,
+            ext_capabilities: 0,
             charset: 45,
         }
     }
@@ -105,6 +108,7 @@ impl Proxy {
         self.flavour.store(Arc::new(ServerFlavour {
             version: format!("{}-rwproxy", greeting.server_version),
             capabilities: greeting.capabilities,
+            ext_capabilities: greeting.ext_capabilities,
             charset: greeting.charset,
         }));
         Ok(())

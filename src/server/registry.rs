@@ -18,6 +18,8 @@ pub struct SessionHandle {
     pub backend: Mutex<Option<(Arc<Backend>, u32)>>,
     /// Cancelled by `KILL CONNECTION` or shutdown.
     pub cancel: CancellationToken,
+    /// Set while a `KILL CONNECTION` of this session is under way.
+    pub killed: std::sync::atomic::AtomicBool,
 }
 
 /// The registry.
@@ -41,6 +43,7 @@ impl Registry {
             user: Mutex::new(String::new()),
             backend: Mutex::new(None),
             cancel: parent.child_token(),
+            killed: Default::default(),
         });
         self.sessions.insert(id, h.clone());
         h

@@ -19,6 +19,12 @@ use crate::router::SessionState;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Status flags that describe the session rather than the last statement.
+const SESSION_STATUS_FLAGS: u16 = crate::protocol::constants::status::SERVER_STATUS_IN_TRANS
+    | crate::protocol::constants::status::SERVER_STATUS_AUTOCOMMIT
+    | 0x0200 // SERVER_STATUS_NO_BACKSLASH_ESCAPES
+    | crate::protocol::constants::status::SERVER_STATUS_IN_TRANS_READONLY;
+
 /// What to do after a command.
 pub(crate) enum Flow {
     /// Read the next command.
@@ -33,6 +39,7 @@ pub struct Session {
     pub(crate) handle: Arc<SessionHandle>,
     pub(crate) client: PacketConn<ClientStream>,
     pub(crate) caps: u32,
+    pub(crate) ext_caps: u32,
     pub(crate) login: Login,
     pub(crate) charset: u8,
     pub(crate) scramble: [u8; 20],
@@ -48,6 +55,7 @@ impl Session {
         let Authenticated {
             conn,
             caps,
+            ext_caps,
             response,
             credential,
             scramble,
@@ -60,6 +68,7 @@ impl Session {
             handle,
             client: conn,
             caps,
+            ext_caps,
             login: Login {
                 user: response.user.clone(),
                 credential,
@@ -142,21 +151,18 @@ impl Session {
                 }
                 Some(ResponseKind::Query)
             }
-            Command::Unknown(code) => {
-                let err = ErrPacket::new(
-                    ER_UNKNOWN_COM_ERROR,
-                    "08S01",
-                    format!("Unknown command 0x{code:02x}"),
-                );
+            Command::Unknown(_) => {
+                let err = ErrPacket::new(ER_UNKNOWN_COM_ERROR, "08S01", "Unknown command");
                 self.send_err(reply, &err).await;
                 return Flow::Continue;
             }
             Command::StmtPrepare(_) => Some(ResponseKind::Prepare),
-            Command::StmtExecute(_) => Some(ResponseKind::Execute),
+            Command::StmtExecute(_) | Command::StmtBulkExecute(_) => Some(ResponseKind::Execute),
             Command::StmtFetch(_) | Command::FieldList => Some(ResponseKind::Rows),
             Command::StmtClose(_) | Command::StmtSendLongData(_) => None,
             Command::InitDb(_)
             | Command::Ping
+            | Command::Debug
             | Command::Statistics
             | Command::SetOption(_)
             | Command::StmtReset(_)
@@ -208,7 +214,10 @@ impl Session {
                 backend.backend.count_error();
                 tracing::warn!(id = self.handle.id, error = %e, "backend failed during a request");
                 self.backend = None;
-                if !sent && req.kind.is_some() {
+                if !sent
+                    && req.kind.is_some()
+                    && !self.handle.killed.load(std::sync::atomic::Ordering::SeqCst)
+                {
                     let err = ErrPacket::new(
                         CR_SERVER_LOST,
                         "08S01",
@@ -236,6 +245,7 @@ impl Session {
             backend: primary.name.clone(),
             user: self.login.user.clone(),
             caps: self.caps & FORMAT_CAPS,
+            ext_caps: self.ext_caps,
             charset: self.charset,
         };
         let timeout = Duration::from_millis(self.proxy.config.load().proxy.connect_timeout_ms);
@@ -269,9 +279,13 @@ impl Session {
         let _ = self.client.flush().await;
     }
 
+    /// An OK of the proxy's own, with the session's status flags but none of those that
+    /// describe a previous statement (e.g. SERVER_QUERY_NO_INDEX_USED).
     pub(crate) async fn send_ok(&mut self, seq: u8) {
-        self.client
-            .write_packet(seq, &ok_packet(self.state.status, self.caps));
+        self.client.write_packet(
+            seq,
+            &ok_packet(self.state.status & SESSION_STATUS_FLAGS, self.caps),
+        );
         let _ = self.client.flush().await;
     }
 

@@ -53,7 +53,11 @@ extern "C" fn stop_everything() {
 
 fn mariadbd_present() {
     let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).chain(["/usr/sbin".into()]).any(|d| d.join("mariadbd").exists()))
+        .map(|p| {
+            std::env::split_paths(&p)
+                .chain(["/usr/sbin".into()])
+                .any(|d| d.join("mariadbd").exists())
+        })
         .unwrap_or(false);
     assert!(
         found,
@@ -66,7 +70,9 @@ fn mariadbd_present() {
 pub fn env() -> &'static Env {
     ENV.get_or_init(|| {
         // Started on a thread of its own: tests call this from inside their runtimes.
-        std::thread::spawn(start_env).join().unwrap_or_else(|_| panic!("test environment failed to start"))
+        std::thread::spawn(start_env)
+            .join()
+            .unwrap_or_else(|_| panic!("test environment failed to start"))
     })
 }
 
@@ -74,20 +80,38 @@ fn start_env() -> Env {
     {
         mariadbd_present();
         // A runtime of its own: the cluster outlives any one test's runtime.
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        let dir = tempfile::Builder::new().prefix("rwproxy-it-").tempdir().expect("tempdir");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::Builder::new()
+            .prefix("rwproxy-it-")
+            .tempdir()
+            .expect("tempdir");
         let mut spec = ClusterSpec::new(dir.path().join("cluster"));
         spec.max_allowed_packet = Some(128 * 1024 * 1024);
         let mut cluster = rt.block_on(Cluster::up(&spec)).expect("cluster up");
         setup_users(&cluster);
         let proxy_port = free_port();
         let config_path = dir.path().join("rwproxy.toml");
-        std::fs::write(&config_path, proxy_config(&cluster, proxy_port)).expect("write config");
+        // The servers run with max_allowed_packet = 128M; so does the proxy, so clients
+        // that read @@max_allowed_packet get what it says.
+        let config = proxy_config(&cluster, proxy_port).replacen(
+            "[proxy]\n",
+            "[proxy]\nmax_allowed_packet = 134217728\n",
+            1,
+        );
+        std::fs::write(&config_path, config).expect("write config");
         // From here on the atexit hook stops everything (statics are never dropped).
         cluster.stop_on_drop(false);
         unsafe { libc::atexit(stop_everything) };
         start_proxy(&config_path, proxy_port, dir.path());
-        Env { cluster, proxy_port, config_path, _dir: dir }
+        Env {
+            cluster,
+            proxy_port,
+            config_path,
+            _dir: dir,
+        }
     }
 }
 
@@ -130,7 +154,11 @@ pub fn admin_sql(cluster: &Cluster, sql: &str) -> String {
         .args(["-N", "-B", "-e", sql])
         .output()
         .expect("run the mariadb client (apt-get install -y mariadb-client)");
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -147,7 +175,10 @@ fn start_proxy(config: &std::path::Path, port: u16, dir: &std::path::Path) {
     *PROXY.lock().expect("proxy lock") = Some(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "rwproxy did not start listening on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "rwproxy did not start listening on {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -180,9 +211,15 @@ pub fn direct_opts(user: &str, password: &str, db: Option<&str>) -> mysql_async:
 
 /// Creates (or recreates) schema `name` on the primary and returns its name.
 pub async fn fresh_schema(name: &str) -> String {
-    let mut c = mysql_async::Conn::new(direct_opts("app", "app", None)).await.expect("connect");
-    c.query_drop(format!("DROP DATABASE IF EXISTS `{name}`")).await.expect("drop");
-    c.query_drop(format!("CREATE DATABASE `{name}`")).await.expect("create");
+    let mut c = mysql_async::Conn::new(direct_opts("app", "app", None))
+        .await
+        .expect("connect");
+    c.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+        .await
+        .expect("drop");
+    c.query_drop(format!("CREATE DATABASE `{name}`"))
+        .await
+        .expect("create");
     let _ = c.disconnect().await;
     name.to_string()
 }
@@ -208,13 +245,19 @@ pub async fn inproc_proxy(edit: impl FnOnce(String) -> String) -> InProcProxy {
     let e = env();
     let port = free_port();
     let text = edit(proxy_config(&e.cluster, port));
-    let config = rwproxy::config::Config::parse(&text, std::path::Path::new("inproc.toml")).expect("config");
+    let config =
+        rwproxy::config::Config::parse(&text, std::path::Path::new("inproc.toml")).expect("config");
     let proxy = rwproxy::server::Proxy::new(config).expect("proxy");
     proxy.probe_flavour().await.expect("probe primary");
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(rwproxy::server::run(listener, proxy, async move {
         let _ = rx.await;
     }));
-    InProcProxy { port, stop: Some(tx) }
+    InProcProxy {
+        port,
+        stop: Some(tx),
+    }
 }
