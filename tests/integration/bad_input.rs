@@ -25,7 +25,9 @@ async fn raw_login(port: u16, plugin: &str) -> (PacketConn<TcpStream>, Vec<Vec<u
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut c = PacketConn::new(tcp);
     let g = Greeting::parse(&c.read_packet(0, 1 << 16).await.unwrap().payload).unwrap();
-    let token = BackendCredential::from_password("app").token(plugin, &g.scramble).unwrap();
+    let token = BackendCredential::from_password("app")
+        .token(plugin, &g.scramble)
+        .unwrap();
     let resp = HandshakeResponse {
         capabilities: CAPS,
         max_packet: 1 << 24,
@@ -71,7 +73,9 @@ async fn healthy(port: u16) {
         .user(Some("app"))
         .pass(Some("app"))
         .prefer_socket(false);
-    let mut c = mysql_async::Conn::new(opts).await.expect("healthy client connects");
+    let mut c = mysql_async::Conn::new(opts)
+        .await
+        .expect("healthy client connects");
     let n: i64 = c.query_first("SELECT 40 + 2").await.unwrap().unwrap();
     assert_eq!(n, 42);
     c.disconnect().await.unwrap();
@@ -96,14 +100,21 @@ async fn hostile_clients_get_errors_and_others_keep_working() {
     let proxy = inproc_proxy(|t| t.replacen("[proxy]\n", settings, 1)).await;
     let port = proxy.port;
     let mut steady = mysql_async::Conn::new(
-        mysql_async::OptsBuilder::default().ip_or_hostname("127.0.0.1").tcp_port(port).user(Some("app")).pass(Some("app")).prefer_socket(false),
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(port)
+            .user(Some("app"))
+            .pass(Some("app"))
+            .prefer_socket(false),
     )
     .await
     .unwrap();
 
     // Garbage instead of a handshake response: "Bad handshake", then close.
     let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    tcp.write_all(b"\x10\x00\x00\x01GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    tcp.write_all(b"\x10\x00\x00\x01GET / HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
     let got = until_closed(&mut tcp).await;
     assert!(got.windows(13).any(|w| w == b"Bad handshake"), "{got:?}");
     healthy(port).await;
@@ -126,27 +137,42 @@ async fn hostile_clients_get_errors_and_others_keep_working() {
     c.flush().await.unwrap();
     let p = c.read_packet(8, 1 << 20).await.unwrap();
     assert_eq!(err_code(&p.payload), 1156);
-    assert!(c.read_packet(0, 1 << 20).await.is_err(), "closed after out-of-order packet");
+    assert!(
+        c.read_packet(0, 1 << 20).await.is_err(),
+        "closed after out-of-order packet"
+    );
 
     // Oversized packet: ERR 1153 and the same connection goes on working.
     let (mut c, _) = raw_login(port, auth::NATIVE).await;
     let big = format!("SELECT '{}'", "x".repeat(2 << 20));
     c.write_packet(0, &[b"\x03", big.as_bytes()].concat());
     c.flush().await.unwrap();
-    assert_eq!(err_code(&c.read_packet(1, 1 << 20).await.unwrap().payload), 1153);
+    assert_eq!(
+        err_code(&c.read_packet(1, 1 << 20).await.unwrap().payload),
+        1153
+    );
     let ok = query(&mut c, "DO 1").await;
-    assert_eq!(ok.as_slice().first(), Some(&0x00), "connection usable after ERR 1153: {ok:?}");
+    assert_eq!(
+        ok.as_slice().first(),
+        Some(&0x00),
+        "connection usable after ERR 1153: {ok:?}"
+    );
 
     // Unknown command: ERR 1047, connection still usable.
     c.write_packet(0, &[0x12, 0, 0, 0, 0]);
     c.flush().await.unwrap();
-    assert_eq!(err_code(&c.read_packet(1, 1 << 20).await.unwrap().payload), 1047);
+    assert_eq!(
+        err_code(&c.read_packet(1, 1 << 20).await.unwrap().payload),
+        1047
+    );
     assert_eq!(query(&mut c, "DO 1").await.as_slice().first(), Some(&0x00));
 
     // Random bytes after login: error or close, never a hang or a crash.
     let (c, _) = raw_login(port, auth::NATIVE).await;
     let (mut tcp, _) = c.into_parts();
-    tcp.write_all(&[0xff, 0xff, 0xff, 0x00, 0xde, 0xad, 0xbe, 0xef]).await.unwrap();
+    tcp.write_all(&[0xff, 0xff, 0xff, 0x00, 0xde, 0xad, 0xbe, 0xef])
+        .await
+        .unwrap();
     tcp.shutdown().await.unwrap();
     until_closed(&mut tcp).await;
 
@@ -160,8 +186,15 @@ async fn hostile_clients_get_errors_and_others_keep_working() {
 async fn caching_sha2_fast_path_and_native_switch() {
     let proxy = inproc_proxy(|t| t).await;
     let (mut c, replies) = raw_login(proxy.port, auth::CACHING_SHA2).await;
-    assert_eq!(replies.first().map(|p| &p[..]), Some(&[0x01, 0x03][..]), "fast_auth_success");
-    assert_eq!(replies.last().and_then(|p| p.as_slice().first()), Some(&0x00));
+    assert_eq!(
+        replies.first().map(|p| &p[..]),
+        Some(&[0x01, 0x03][..]),
+        "fast_auth_success"
+    );
+    assert_eq!(
+        replies.last().and_then(|p| p.as_slice().first()),
+        Some(&0x00)
+    );
     assert_eq!(query(&mut c, "DO 1").await.as_slice().first(), Some(&0x00));
     // An unknown plugin is switched to mysql_native_password.
     let tcp = TcpStream::connect(("127.0.0.1", proxy.port)).await.unwrap();
@@ -181,8 +214,13 @@ async fn caching_sha2_fast_path_and_native_switch() {
     assert_eq!(switch[0], 0xfe);
     assert!(switch.starts_with(b"\xfemysql_native_password\0"));
     let scramble = &switch[1 + 22..1 + 22 + 20];
-    let token = BackendCredential::from_password("app").token(auth::NATIVE, scramble).unwrap();
+    let token = BackendCredential::from_password("app")
+        .token(auth::NATIVE, scramble)
+        .unwrap();
     c.write_packet(3, &token);
     c.flush().await.unwrap();
-    assert_eq!(c.read_packet(4, 1 << 16).await.unwrap().payload.first(), Some(&0x00));
+    assert_eq!(
+        c.read_packet(4, 1 << 16).await.unwrap().payload.first(),
+        Some(&0x00)
+    );
 }
