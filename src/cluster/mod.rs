@@ -184,6 +184,16 @@ impl Cluster {
                 left = self.still_running(&targets);
             }
         }
+        // A server may have exited (a zombie) between the last reap and the check: reap
+        // every stopped child now, so no /proc entry of ours outlives `down`.
+        self.children.retain_mut(|c| {
+            let ours = targets.iter().any(|n| n.pid == c.id());
+            if ours && !left.contains(&c.id()) {
+                let _ = c.wait();
+                return false;
+            }
+            true
+        });
         self.stop_on_drop = false;
         if !left.is_empty() {
             return Err(ClusterError::StopFailed(left));
