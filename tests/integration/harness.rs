@@ -133,13 +133,16 @@ fn proxy_config(cluster: &Cluster, port: u16) -> String {
 /// Extra accounts the tests log in as, created on the primary as the OS user (unix_socket
 /// authentication over the node's socket) so they replicate everywhere.
 fn setup_users(cluster: &Cluster) {
+    // Plugins are not replicated: load ed25519 everywhere before a user needs it.
+    for n in &cluster.nodes {
+        node_sql(cluster, &n.name, "INSTALL SONAME 'auth_ed25519'");
+    }
     let grants = rwproxy::cluster::APP_PRIVILEGES;
     let sql = format!(
         "CREATE USER IF NOT EXISTS 'hashed'@'%' IDENTIFIED BY '{HASHED_PASSWORD}'; \
          GRANT {grants} ON *.* TO 'hashed'@'%'; \
          CREATE USER IF NOT EXISTS 'other'@'%' IDENTIFIED BY 'other'; \
          GRANT {grants} ON *.* TO 'other'@'%'; \
-         INSTALL SONAME 'auth_ed25519'; \
          CREATE USER IF NOT EXISTS 'edu'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed-pw'); \
          GRANT {grants} ON *.* TO 'edu'@'%';"
     );
@@ -148,7 +151,12 @@ fn setup_users(cluster: &Cluster) {
 
 /// Runs SQL on the primary as its administrator, through the `mariadb` client.
 pub fn admin_sql(cluster: &Cluster, sql: &str) -> String {
-    let socket = cluster.dir.join(format!("{}.sock", cluster.primary().name));
+    node_sql(cluster, &cluster.primary().name, sql)
+}
+
+/// Runs SQL on node `name` as its administrator, through the `mariadb` client.
+pub fn node_sql(cluster: &Cluster, name: &str, sql: &str) -> String {
+    let socket = cluster.dir.join(format!("{name}.sock"));
     let out = Command::new("mariadb")
         .arg(format!("--socket={}", socket.display()))
         .args(["-N", "-B", "-e", sql])
