@@ -2,6 +2,7 @@
 //! the session's state and returns a [`Route`]. In this first version every statement
 //! goes to the primary; classification into reads and writes builds on this shape.
 
+pub mod classify;
 pub mod session;
 
 pub use session::SessionState;
