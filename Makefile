@@ -12,6 +12,7 @@ test:
 	bash scripts/deps.sh
 	cargo test --lib --bins
 	cargo test --test integration -- --test-threads=4
+	cargo test --test replication
 
 lint:
 	cargo fmt --check

@@ -54,6 +54,26 @@ pub struct Config {
     /// The MariaDB/MySQL servers behind the proxy.
     #[serde(default)]
     pub backends: Vec<BackendConfig>,
+    /// Routing overrides, first match wins.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// One `[[rules]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Regex the statement text must match.
+    #[serde(rename = "match")]
+    pub pattern: Option<String>,
+    /// Only for this user.
+    pub user: Option<String>,
+    /// Only in this schema.
+    pub schema: Option<String>,
+    /// `primary`, `replica`, or a backend's name.
+    pub route: String,
+    /// Staleness bound for reads this rule matches.
+    pub max_lag_ms: Option<u64>,
 }
 
 /// Read consistency a session gets by default.
@@ -89,6 +109,9 @@ pub struct ProxyConfig {
     pub connect_timeout_ms: u64,
     /// Time a client has to complete the handshake.
     pub handshake_timeout_ms: u64,
+    /// Longest a read waits for a replica to apply the session's last write before it
+    /// goes to the primary instead (read-your-writes).
+    pub causal_wait_ms: u64,
 }
 
 impl Default for ProxyConfig {
@@ -102,6 +125,7 @@ impl Default for ProxyConfig {
             require_tls: false,
             connect_timeout_ms: 3000,
             handshake_timeout_ms: 10_000,
+            causal_wait_ms: 500,
         }
     }
 }
@@ -151,6 +175,8 @@ pub struct MonitorConfig {
     pub password: String,
     /// Probe interval.
     pub interval_ms: u64,
+    /// Longest a probe (connect or query) may take before the backend counts as down.
+    pub timeout_ms: u64,
 }
 
 impl Default for MonitorConfig {
@@ -159,6 +185,7 @@ impl Default for MonitorConfig {
             user: "monitor".into(),
             password: "monitor".into(),
             interval_ms: 250,
+            timeout_ms: 1000,
         }
     }
 }
@@ -322,6 +349,19 @@ impl Config {
                 ));
             }
         }
+        for (i, r) in self.rules.iter().enumerate() {
+            let named = r.route == "primary" || r.route == "replica";
+            if !named && !self.backends.iter().any(|b| b.name == r.route) {
+                return Err((
+                    format!("rules[{i}].route"),
+                    format!(
+                        "`{}` is neither primary, replica nor a backend's name",
+                        r.route
+                    ),
+                ));
+            }
+        }
+        crate::router::rules::Rules::compile(&self.rules)?;
         let primaries = self
             .backends
             .iter()

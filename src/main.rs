@@ -167,7 +167,11 @@ async fn run(path: PathBuf) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(%listen, "rwproxy listening");
+    let stop_monitor = tokio_util::sync::CancellationToken::new();
+    let monitor = proxy.spawn_monitor(stop_monitor.clone());
     rwproxy::server::run(listener, proxy, shutdown_signal()).await;
+    stop_monitor.cancel();
+    let _ = monitor.await;
     tracing::info!("rwproxy stopped");
     Ok(())
 }

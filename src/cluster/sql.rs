@@ -89,6 +89,8 @@ impl Cluster {
             on_primary.push(format!("CREATE USER '{user}'@'%' IDENTIFIED BY '{user}'"));
             on_primary.push(format!("GRANT {grants} ON *.* TO '{user}'@'%'"));
         }
+        // rwproxy's monitor writes its heartbeat row in its own schema.
+        on_primary.push("GRANT ALL ON rwproxy.* TO 'monitor'@'%'".into());
         self.exec(self.primary(), &on_primary).await?;
         let change = format!(
             "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='repl', \

@@ -33,6 +33,10 @@ pub struct BackendConn {
     pub schema: Option<String>,
     /// False when its session state is no longer what its pool key says.
     pub reusable: bool,
+    /// How many entries of the owning session's history have been applied here.
+    pub applied: usize,
+    /// The last GTID position this connection waited for (read-your-writes).
+    pub waited_gtid: Option<String>,
 }
 
 impl BackendConn {
@@ -83,6 +87,8 @@ impl BackendConn {
             server_version: done.greeting.server_version,
             schema: schema.map(str::to_string),
             reusable: true,
+            applied: 0,
+            waited_gtid: None,
             backend,
         })
     }
@@ -149,6 +155,41 @@ impl BackendConn {
         self.schema = schema.map(str::to_string);
         self.key.user = who.user.clone();
         Ok(())
+    }
+
+    /// Sends a request the proxy answers itself (history replay, a lazy prepare) and
+    /// reads its whole response; an ERR response becomes `Refused`.
+    pub async fn exec_quiet(
+        &mut self,
+        payload: &[u8],
+        kind: ResponseKind,
+    ) -> Result<ResponseWalker, PoolError> {
+        self.conn.write_packet(0, payload);
+        self.conn.flush().await.map_err(|e| self.proto(e))?;
+        let mut walker = ResponseWalker::new(kind, self.caps);
+        let mut seq = 1u8;
+        loop {
+            let pkt = self
+                .conn
+                .read_packet(seq, usize::MAX)
+                .await
+                .map_err(|e| self.proto(e))?;
+            seq = pkt.seq.wrapping_add(1);
+            match walker.feed(&pkt.payload).map_err(|e| self.proto(e))? {
+                Step::More => {}
+                Step::Done if walker.error.is_some() => {
+                    let err = ErrPacket::parse(&pkt.payload).map_err(|e| self.proto(e))?;
+                    return Err(PoolError::Refused {
+                        backend: self.backend.name.clone(),
+                        err,
+                    });
+                }
+                Step::Done => return Ok(walker),
+                Step::LocalInfile => {
+                    return Err(self.proto(ProtocolError::Malformed("unexpected file request")))
+                }
+            }
+        }
     }
 
     /// Runs a statement whose result the proxy reads itself; returns the text rows.

@@ -146,6 +146,8 @@ impl Pool {
             }
             Err(_) => return,
         }
+        conn.applied = 0;
+        conn.waited_gtid = None;
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = idle.entry(conn.key.clone()).or_default();
         if list.len() < MAX_IDLE_PER_KEY {

@@ -11,6 +11,7 @@ pub mod handshake;
 pub mod packet;
 pub mod packets;
 pub mod response;
+pub mod resultset;
 pub mod wire;
 
 pub use packet::PacketConn;

@@ -151,6 +151,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         }
     }
 
+    /// Queues a logical packet made of `parts` (e.g. a request with a patched field)
+    /// without joining them first; returns the next sequence id.
+    pub fn write_packet_parts(&mut self, seq: u8, parts: &[&[u8]]) -> u8 {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if total >= MAX_PAYLOAD {
+            return self.write_packet(seq, &parts.concat());
+        }
+        self.wbuf.reserve(4 + total);
+        self.wbuf.put_slice(&(total as u32).to_le_bytes()[..3]);
+        self.wbuf.put_u8(seq);
+        for p in parts {
+            self.wbuf.put_slice(p);
+        }
+        seq.wrapping_add(1)
+    }
+
     /// Bytes queued and not yet sent.
     pub fn write_buf_len(&self) -> usize {
         self.wbuf.len()

@@ -70,6 +70,8 @@ pub struct ResponseWalker {
     pub error: Option<u16>,
     /// Statement id from a prepare's OK.
     pub statement_id: Option<u32>,
+    /// Number of parameters from a prepare's OK.
+    pub params: Option<u16>,
     /// True when the packet just fed was a row.
     pub last_was_row: bool,
 }
@@ -91,6 +93,7 @@ impl ResponseWalker {
             ok: None,
             error: None,
             statement_id: None,
+            params: None,
             last_was_row: false,
         }
     }
@@ -211,6 +214,7 @@ impl ResponseWalker {
         self.statement_id = Some(r.u32()?);
         let columns = r.u16()? as u32;
         let params = r.u16()? as u32;
+        self.params = Some(params as u16);
         let eofs = |n: u32| u32::from(n > 0 && !self.deprecate_eof());
         let packets = params + eofs(params) + columns + eofs(columns);
         if packets == 0 {

@@ -1,6 +1,9 @@
-//! The backends behind the proxy: their roles and counters now; health, lag, GTID
-//! positions and weighted balancing as the replication work lands.
+//! The backends behind the proxy: their roles and counters, and how a read picks a
+//! replica. Health, lag and GTID awareness build on these.
 
+pub mod balancer;
+pub mod monitor;
+pub mod probe;
 pub mod topology;
 
-pub use topology::{Backend, Topology};
+pub use topology::{Backend, BackendState, Health, Topology};

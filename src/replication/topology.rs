@@ -1,9 +1,63 @@
-//! The set of backends, published as an immutable snapshot so the query path reads it
-//! without a lock. Per-backend counters are atomics.
+//! The set of backends and what the monitor last learned about each, published as an
+//! immutable snapshot (`ArcSwap<Topology>`) so the query path reads it without a lock.
+//! Tunables a DBA changes at runtime (weight, lag limit, admin state) and the counters
+//! are atomics on the long-lived [`Backend`].
 
 use crate::config::{Config, Role};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
+
+/// A backend's health as the monitor and the DBA see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BackendState {
+    /// Answering and, for a replica, within its lag limit.
+    Online = 0,
+    /// A replica behind its lag limit: no reads until it has caught up for a while.
+    Lagging = 1,
+    /// Not answering the monitor.
+    Down = 2,
+    /// Taken out by the DBA: no new traffic.
+    Offline = 3,
+    /// Taken out by the DBA: no new sessions, running ones finish.
+    Draining = 4,
+}
+
+impl BackendState {
+    /// Stable lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendState::Online => "online",
+            BackendState::Lagging => "lagging",
+            BackendState::Down => "down",
+            BackendState::Offline => "offline",
+            BackendState::Draining => "draining",
+        }
+    }
+
+    fn from_u8(v: u8) -> BackendState {
+        match v {
+            1 => BackendState::Lagging,
+            2 => BackendState::Down,
+            3 => BackendState::Offline,
+            4 => BackendState::Draining,
+            _ => BackendState::Online,
+        }
+    }
+}
+
+/// What the monitor learned in its last probe of one backend.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Health {
+    /// Replication lag in milliseconds (replicas; from the heartbeat when it is known).
+    pub lag_ms: Option<u64>,
+    /// `@@read_only`.
+    pub read_only: Option<bool>,
+    /// GTID position (`@@gtid_current_pos` on MariaDB).
+    pub gtid: Option<String>,
+    /// Why the last probe failed, or the replication error, if any.
+    pub error: Option<String>,
+}
 
 /// One backend server.
 #[derive(Debug)]
@@ -14,10 +68,12 @@ pub struct Backend {
     pub address: String,
     /// Primary or replica.
     pub role: Role,
-    /// Read weight.
-    pub weight: u32,
-    /// Lag limit for reads.
-    pub max_lag_ms: u64,
+    /// Read weight (0 = no reads), changeable at runtime.
+    pub weight: AtomicU32,
+    /// Lag limit for reads, changeable at runtime.
+    pub max_lag_ms: AtomicU64,
+    /// State set by the monitor (Online/Lagging/Down) or the DBA (Offline/Draining).
+    state: AtomicU8,
     /// Requests sent.
     pub queries: AtomicU64,
     /// Requests that failed with a backend or connection error.
@@ -36,19 +92,41 @@ impl Backend {
     pub fn count_error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// Current read weight.
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    /// Current lag limit.
+    pub fn max_lag_ms(&self) -> u64 {
+        self.max_lag_ms.load(Ordering::Relaxed)
+    }
+
+    /// Current state.
+    pub fn state(&self) -> BackendState {
+        BackendState::from_u8(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Sets the state; returns the previous one.
+    pub fn set_state(&self, s: BackendState) -> BackendState {
+        BackendState::from_u8(self.state.swap(s as u8, Ordering::Relaxed))
+    }
 }
 
-/// An immutable snapshot of all backends.
+/// An immutable snapshot of all backends and their last known health.
 #[derive(Debug)]
 pub struct Topology {
     /// All backends, in config order.
     pub backends: Vec<Arc<Backend>>,
+    /// Health per backend, same order.
+    pub health: Vec<Health>,
 }
 
 impl Topology {
     /// Builds the topology from a validated config.
     pub fn from_config(config: &Config) -> Topology {
-        let backends = config
+        let backends: Vec<Arc<Backend>> = config
             .backends
             .iter()
             .map(|b| {
@@ -56,15 +134,17 @@ impl Topology {
                     name: b.name.clone(),
                     address: b.address.clone(),
                     role: b.role,
-                    weight: b.weight,
-                    max_lag_ms: b.max_lag_ms,
+                    weight: AtomicU32::new(b.weight),
+                    max_lag_ms: AtomicU64::new(b.max_lag_ms),
+                    state: AtomicU8::new(BackendState::Online as u8),
                     queries: AtomicU64::new(0),
                     errors: AtomicU64::new(0),
                     connects: AtomicU64::new(0),
                 })
             })
             .collect();
-        Topology { backends }
+        let health = vec![Health::default(); backends.len()];
+        Topology { backends, health }
     }
 
     /// The primary (a validated config has exactly one).
@@ -75,5 +155,13 @@ impl Topology {
     /// A backend by name.
     pub fn get(&self, name: &str) -> Option<&Arc<Backend>> {
         self.backends.iter().find(|b| b.name == name)
+    }
+
+    /// The same backends with new health.
+    pub fn with_health(&self, health: Vec<Health>) -> Topology {
+        Topology {
+            backends: self.backends.clone(),
+            health,
+        }
     }
 }

@@ -31,8 +31,11 @@ pub enum ForwardError {
 
 /// How to forward one request.
 pub struct Request<'a> {
-    /// The request payload (command byte first).
+    /// The request payload (command byte first), as the client sent it.
     pub payload: &'a [u8],
+    /// The payload to send instead, in pieces (a statement id rewritten for this
+    /// backend, parameter types added).
+    pub patched: Option<&'a [&'a [u8]]>,
     /// Sequence id of the request's last packet.
     pub seq: u8,
     /// Response shape, or None when the command gets no response.
@@ -61,7 +64,10 @@ pub async fn forward(
             && matches!(req.payload.split_first(), Some((&0x03, sql)) if asks_for_local_file(sql))
     };
     target.count_query();
-    backend.conn.write_packet(0, req.payload);
+    match req.patched {
+        Some(parts) => backend.conn.write_packet_parts(0, parts),
+        None => backend.conn.write_packet(0, req.payload),
+    };
     backend.conn.flush().await.map_err(|e| be(e, false))?;
     let mut walker = ResponseWalker::new(req.kind.unwrap_or(ResponseKind::Single), backend.caps);
     if req.kind.is_none() {

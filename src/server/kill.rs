@@ -173,10 +173,8 @@ impl Session {
             self.send_err(seq, &err).await;
             return Flow::Continue;
         };
-        if let Some(old) = self.backend.take() {
-            let proxy = self.proxy.clone();
-            tokio::spawn(async move { proxy.pool.checkin(old).await });
-        }
+        self.release_all();
+        self.stmts = Default::default();
         self.login = Login {
             user: cu.user.clone(),
             credential,
@@ -185,12 +183,9 @@ impl Session {
         if let Some(cs) = cu.charset {
             self.charset = cs as u8;
         }
-        self.state = crate::router::SessionState {
-            schema: cu.database.clone(),
-            ..Default::default()
-        };
+        self.state = crate::router::SessionState::new(cu.database.clone());
         *self.handle.user.lock().unwrap_or_else(|e| e.into_inner()) = cu.user;
-        if let Err(err) = self.ensure_backend().await {
+        if let Err(err) = self.connect_primary().await {
             self.send_err(seq, &err).await;
             return Flow::Close;
         }
@@ -205,7 +200,8 @@ impl Session {
     /// so the backend session is reset exactly as the server resets it; the connection
     /// then stays with the session but never goes back to the pool.
     async fn failed_change_user(&mut self, cu: &ChangeUser) {
-        let Some(conn) = self.backend.as_mut() else {
+        self.release_replicas();
+        let Some(conn) = self.conns.first_mut() else {
             return;
         };
         let wrong = Login {
@@ -224,15 +220,37 @@ impl Session {
             .is_ok()
         {
             // Cannot happen with a random token; never keep a connection in doubt.
-            self.backend = None;
+            self.conns.clear();
             return;
         }
         conn.reusable = false;
-        self.state = crate::router::SessionState {
-            schema: self.state.schema.clone(),
-            has_backend: true,
-            ..Default::default()
-        };
+        conn.applied = 0;
+        self.state = crate::router::SessionState::new(self.state.schema.clone());
+        self.stmts = Default::default();
+        // The server put the session's character set back to its default: replicas must
+        // get the same, so it goes into the history.
+        let sql = "SELECT @@character_set_client, @@collation_connection, @@character_set_results";
+        if let Ok(rows) = conn.query(sql).await {
+            let row = rows.into_iter().next().unwrap_or_default();
+            let quote = |v: Option<&Option<String>>| match v.cloned().flatten() {
+                Some(s) if s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+                    format!("'{s}'")
+                }
+                _ => "NULL".to_string(),
+            };
+            let set = format!(
+                "\x03SET character_set_client = {}, collation_connection = {}, character_set_results = {}",
+                quote(row.first()),
+                quote(row.get(1)),
+                quote(row.get(2))
+            );
+            let mut payload = set.into_bytes();
+            payload[0] = crate::protocol::constants::com::COM_QUERY;
+            self.record(
+                crate::router::session::SessionCommand::Query(payload.into()),
+                0,
+            );
+        }
     }
 }
 

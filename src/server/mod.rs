@@ -2,11 +2,16 @@
 //! shared state sessions use (config, users, backends, pool, session registry).
 
 pub mod auth;
+pub mod backends;
+pub mod causal;
+pub mod explain;
 pub mod forward;
 pub mod kill;
 pub mod listener;
+pub mod prepared;
 pub mod registry;
 pub mod session;
+pub mod statement;
 pub mod stream;
 pub mod tls;
 
@@ -61,6 +66,10 @@ pub struct Proxy {
     pub tls: Option<TlsAcceptor>,
     /// What the greeting tells clients.
     pub flavour: ArcSwap<ServerFlavour>,
+    /// Routing counters.
+    pub route_stats: crate::router::stats::RouteStats,
+    /// Compiled `[[rules]]`.
+    pub rules: ArcSwap<crate::router::rules::Rules>,
 }
 
 impl Proxy {
@@ -75,7 +84,10 @@ impl Proxy {
             .iter()
             .map(|u| (u.name.clone(), Secret::from_config(&u.password)))
             .collect();
+        let rules = crate::router::rules::Rules::compile(&config.rules)
+            .map_err(|(k, r)| format!("{k}: {r}"))?;
         Ok(Arc::new(Proxy {
+            rules: ArcSwap::from_pointee(rules),
             topology: ArcSwap::from_pointee(Topology::from_config(&config)),
             config: ArcSwap::from_pointee(config),
             users: ArcSwap::from_pointee(users),
@@ -83,6 +95,7 @@ impl Proxy {
             sessions: registry::Registry::default(),
             tls,
             flavour: ArcSwap::from_pointee(ServerFlavour::default()),
+            route_stats: Default::default(),
         }))
     }
 
@@ -112,5 +125,26 @@ impl Proxy {
             charset: greeting.charset,
         }));
         Ok(())
+    }
+}
+
+impl Proxy {
+    /// Starts the replication monitor for this proxy; it stops when `cancel` fires.
+    pub fn spawn_monitor(
+        self: &Arc<Self>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let settings = self.config.load().monitor.clone();
+        tokio::spawn(crate::replication::monitor::run(
+            self.clone(),
+            settings,
+            cancel,
+        ))
+    }
+}
+
+impl crate::replication::monitor::TopologyHolder for Proxy {
+    fn topology(&self) -> &ArcSwap<Topology> {
+        &self.topology
     }
 }

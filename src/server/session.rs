@@ -1,23 +1,21 @@
-//! One client session: after the handshake, read a command, decide where it goes, forward
-//! it and relay the response, and keep the session's state from what the server said.
-//! In this version a session keeps one primary connection for its whole life; it goes
-//! back to the pool (reset) when the client leaves.
+//! One client session: after the handshake, read a command, decide where it goes, and
+//! relay it. The session holds at most one connection per backend (the primary from the
+//! start, replicas as reads need them); they go back to the pool, reset, when it ends.
 
 use super::auth::{self, Authenticated};
-use super::forward::{self, ForwardError, Request};
 use super::registry::SessionHandle;
 use super::stream::ClientStream;
 use super::Proxy;
-use crate::pool::login::{Login, FORMAT_CAPS};
-use crate::pool::{BackendConn, PoolKey};
+use crate::config::Consistency;
+use crate::pool::login::Login;
+use crate::pool::BackendConn;
 use crate::protocol::command::Command;
 use crate::protocol::constants::errors::*;
 use crate::protocol::packets::{ok_packet, ErrPacket};
-use crate::protocol::response::ResponseKind;
 use crate::protocol::{PacketConn, ProtocolError};
+use crate::router::classify::ClassifyCache;
 use crate::router::SessionState;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Status flags that describe the session rather than the last statement.
 const SESSION_STATUS_FLAGS: u16 = crate::protocol::constants::status::SERVER_STATUS_IN_TRANS
@@ -44,13 +42,20 @@ pub struct Session {
     pub(crate) charset: u8,
     pub(crate) scramble: [u8; 20],
     pub(crate) state: SessionState,
-    pub(crate) backend: Option<BackendConn>,
+    /// Backend connections, at most one per backend.
+    pub(crate) conns: Vec<BackendConn>,
+    /// Prepared statements.
+    pub(crate) stmts: super::prepared::Statements,
+    /// Classifications of recent statements.
+    pub(crate) cache: ClassifyCache,
     /// `[proxy] max_allowed_packet` when the session started.
     pub(crate) max_packet: usize,
+    /// `[proxy] consistency` when the session started.
+    pub(crate) consistency: Consistency,
 }
 
 impl Session {
-    /// Completes the login (connecting the first backend) and runs the command loop.
+    /// Completes the login (connecting the primary) and runs the command loop.
     pub async fn run(proxy: Arc<Proxy>, handle: Arc<SessionHandle>, authed: Authenticated) {
         let Authenticated {
             conn,
@@ -62,7 +67,7 @@ impl Session {
             seq,
         } = authed;
         *handle.user.lock().unwrap_or_else(|e| e.into_inner()) = response.user.clone();
-        let proxy_max_packet = proxy.config.load().proxy.max_allowed_packet;
+        let config = proxy.config.load_full();
         let mut s = Session {
             proxy,
             handle,
@@ -76,33 +81,43 @@ impl Session {
             },
             charset: response.charset,
             scramble,
-            state: SessionState {
-                schema: response.database.clone(),
-                ..Default::default()
-            },
-            backend: None,
-            max_packet: proxy_max_packet,
+            state: SessionState::new(response.database.clone()),
+            conns: Vec::with_capacity(2),
+            stmts: Default::default(),
+            cache: ClassifyCache::default(),
+            max_packet: config.proxy.max_allowed_packet,
+            consistency: config.proxy.consistency,
         };
-        if let Err(err) = s.ensure_backend().await {
+        if let Err(err) = s.connect_primary().await {
             s.send_err(seq, &err).await;
+            s.finish().await;
             return;
         }
-        s.state.status = crate::protocol::constants::status::SERVER_STATUS_AUTOCOMMIT;
         s.client
             .write_packet(seq, &ok_packet(s.state.status, s.caps));
-        if s.client.flush().await.is_err() {
-            return;
+        if s.client.flush().await.is_ok() {
+            tracing::debug!(id = s.handle.id, user = %s.login.user, "client authenticated");
+            s.command_loop().await;
         }
-        tracing::debug!(id = s.handle.id, user = %s.login.user, "client authenticated");
-        s.command_loop().await;
         s.finish().await;
     }
 
+    /// Connects the primary (at login and after COM_CHANGE_USER); its errors, such as an
+    /// unknown database, are what the client sees.
+    pub(crate) async fn connect_primary(&mut self) -> Result<(), ErrPacket> {
+        let primary = self.primary_backend()?;
+        let idx = self
+            .conn_to(&primary)
+            .await
+            .map_err(|e| e.to_err_packet())?;
+        self.publish_backend(idx);
+        Ok(())
+    }
+
     async fn command_loop(&mut self) {
-        let max = self.max_packet;
         loop {
             let packet = tokio::select! {
-                p = self.client.read_packet(0, max) => p,
+                p = self.client.read_packet(0, self.max_packet) => p,
                 _ = self.handle.cancel.cancelled() => return,
             };
             let flow = match packet {
@@ -139,139 +154,30 @@ impl Session {
     }
 
     async fn handle_command(&mut self, payload: &[u8], seq: u8) -> Flow {
-        let cmd = Command::decode(payload);
         let reply = seq.wrapping_add(1);
-        let kind = match cmd {
-            Command::Quit => return Flow::Close,
-            Command::ChangeUser(body) => return self.change_user(body, reply).await,
-            Command::ProcessKill(id) => return self.kill(id, false, reply).await,
-            Command::Query(sql) => {
-                if let Some((id, query_only)) = super::kill::parse_kill(sql) {
-                    return self.kill(id, query_only, reply).await;
-                }
-                Some(ResponseKind::Query)
-            }
+        match Command::decode(payload) {
+            Command::Quit => Flow::Close,
+            Command::ChangeUser(body) => self.change_user(body, reply).await,
+            Command::ProcessKill(id) => self.kill(id, false, reply).await,
+            Command::Query(sql) => self.query(payload, sql, seq).await,
             Command::Unknown(_) => {
                 let err = ErrPacket::new(ER_UNKNOWN_COM_ERROR, "08S01", "Unknown command");
                 self.send_err(reply, &err).await;
-                return Flow::Continue;
-            }
-            Command::StmtPrepare(_) => Some(ResponseKind::Prepare),
-            Command::StmtExecute(_) | Command::StmtBulkExecute(_) => Some(ResponseKind::Execute),
-            Command::StmtFetch(_) | Command::FieldList => Some(ResponseKind::Rows),
-            Command::StmtClose(_) | Command::StmtSendLongData(_) => None,
-            Command::InitDb(_)
-            | Command::Ping
-            | Command::Debug
-            | Command::Statistics
-            | Command::SetOption(_)
-            | Command::StmtReset(_)
-            | Command::ResetConnection => Some(ResponseKind::Single),
-        };
-        let req = Request {
-            payload,
-            seq,
-            kind,
-            local_files: self.caps & crate::protocol::constants::caps::CLIENT_LOCAL_FILES != 0,
-            max_packet: self.max_packet,
-        };
-        self.forward(&cmd, &req).await
-    }
-
-    async fn forward(&mut self, cmd: &Command<'_>, req: &Request<'_>) -> Flow {
-        let _route = crate::router::route(cmd, &self.state);
-        if let Err(err) = self.ensure_backend().await {
-            if req.kind.is_some() {
-                self.send_err(req.seq.wrapping_add(1), &err).await;
-            }
-            return Flow::Continue;
-        }
-        let Some(backend) = self.backend.as_mut() else {
-            return Flow::Close;
-        };
-        match forward::forward(&mut self.client, backend, req).await {
-            Ok(walker) => {
-                self.state.observe(walker.status, walker.ok.as_ref());
-                if walker.error.is_none() {
-                    match cmd {
-                        Command::InitDb(db) => {
-                            let db = String::from_utf8_lossy(db).into_owned();
-                            self.state.schema = Some(db.clone());
-                            backend.schema = Some(db);
-                        }
-                        Command::ResetConnection => self.state.reset(),
-                        _ => {}
-                    }
-                }
                 Flow::Continue
             }
-            Err(ForwardError::Client(_)) => {
-                // The backend may be mid-response: never reuse it.
-                self.backend = None;
-                Flow::Close
-            }
-            Err(e @ ForwardError::Backend { sent, .. }) => {
-                backend.backend.count_error();
-                tracing::warn!(id = self.handle.id, error = %e, "backend failed during a request");
-                self.backend = None;
-                if !sent
-                    && req.kind.is_some()
-                    && !self.handle.killed.load(std::sync::atomic::Ordering::SeqCst)
-                {
-                    let err = ErrPacket::new(
-                        CR_SERVER_LOST,
-                        "08S01",
-                        format!("Lost connection to backend during query: {e}"),
-                    );
-                    self.send_err(req.seq.wrapping_add(1), &err).await;
-                }
-                // Session state on that backend (transaction, variables, statements) is
-                // gone; continuing would silently change the session's meaning.
-                Flow::Close
+            Command::StmtPrepare(sql) => self.stmt_prepare(payload, sql, seq).await,
+            Command::StmtExecute(id) => self.stmt_execute(payload, id, seq).await,
+            Command::StmtBulkExecute(_) => self.stmt_bulk_execute(payload, seq).await,
+            Command::StmtSendLongData(id) => self.stmt_send_long_data(payload, id, seq).await,
+            Command::StmtClose(id) => self.stmt_close(id).await,
+            Command::StmtReset(id) => self.stmt_follow(payload, id, seq, false).await,
+            Command::StmtFetch(id) => self.stmt_follow(payload, id, seq, true).await,
+            Command::InitDb(_) | Command::SetOption(_) => self.session_command(payload, seq).await,
+            Command::ResetConnection => self.reset_connection(payload, seq).await,
+            Command::Ping | Command::Statistics | Command::FieldList | Command::Debug => {
+                self.simple_on_primary(payload, seq).await
             }
         }
-    }
-
-    /// Makes sure the session has a primary connection.
-    pub(crate) async fn ensure_backend(&mut self) -> Result<(), ErrPacket> {
-        if self.backend.is_some() {
-            return Ok(());
-        }
-        let topo = self.proxy.topology.load_full();
-        let primary = topo.primary().ok_or_else(|| {
-            ErrPacket::new(CR_CONN_HOST_ERROR, "08S01", "no primary backend configured")
-        })?;
-        let key = PoolKey {
-            backend: primary.name.clone(),
-            user: self.login.user.clone(),
-            caps: self.caps & FORMAT_CAPS,
-            ext_caps: self.ext_caps,
-            charset: self.charset,
-        };
-        let timeout = Duration::from_millis(self.proxy.config.load().proxy.connect_timeout_ms);
-        let conn = self
-            .proxy
-            .pool
-            .checkout(
-                primary,
-                &key,
-                &self.login,
-                self.state.schema.as_deref(),
-                timeout,
-            )
-            .await
-            .map_err(|e| {
-                primary.count_error();
-                e.to_err_packet()
-            })?;
-        *self
-            .handle
-            .backend
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some((primary.clone(), conn.thread_id));
-        self.state.has_backend = true;
-        self.backend = Some(conn);
-        Ok(())
     }
 
     pub(crate) async fn send_err(&mut self, seq: u8, err: &ErrPacket) {
@@ -281,21 +187,18 @@ impl Session {
 
     /// An OK of the proxy's own, with the session's status flags but none of those that
     /// describe a previous statement (e.g. SERVER_QUERY_NO_INDEX_USED).
+    /// An OK of the proxy's own, with the session's status flags but none of those that
+    /// describe a previous statement (e.g. SERVER_QUERY_NO_INDEX_USED).
     pub(crate) async fn send_ok(&mut self, seq: u8) {
-        self.client.write_packet(
-            seq,
-            &ok_packet(self.state.status & SESSION_STATUS_FLAGS, self.caps),
-        );
+        let status = self.state.status & SESSION_STATUS_FLAGS;
+        self.client.write_packet(seq, &ok_packet(status, self.caps));
         let _ = self.client.flush().await;
     }
 
-    /// Returns the backend connection to the pool and closes the client side.
+    /// Returns the backend connections to the pool and closes the client side.
     async fn finish(mut self) {
         self.proxy.sessions.remove(self.handle.id);
-        if let Some(conn) = self.backend.take() {
-            let proxy = self.proxy.clone();
-            tokio::spawn(async move { proxy.pool.checkin(conn).await });
-        }
+        self.release_all();
         self.client.shutdown().await;
     }
 

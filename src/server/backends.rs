@@ -1,0 +1,127 @@
+//! The backend connections one session holds — at most one per backend — and keeping
+//! each in step with the session: a connection is checked out from the pool on first
+//! use, starts in the session's initial schema, and gets the session's command history
+//! (SET, SET NAMES, USE, COM_SET_OPTION …) replayed before its first statement.
+
+use super::session::Session;
+use crate::pool::login::FORMAT_CAPS;
+use crate::pool::{BackendConn, PoolError, PoolKey};
+use crate::protocol::constants::com::COM_QUERY;
+use crate::protocol::constants::errors::CR_CONN_HOST_ERROR;
+use crate::protocol::packets::ErrPacket;
+use crate::protocol::response::ResponseKind;
+use crate::replication::Backend;
+use crate::router::session::SessionCommand;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl Session {
+    /// The primary backend of the current topology.
+    pub(crate) fn primary_backend(&self) -> Result<Arc<Backend>, ErrPacket> {
+        self.proxy
+            .topology
+            .load()
+            .primary()
+            .cloned()
+            .ok_or_else(|| {
+                ErrPacket::new(CR_CONN_HOST_ERROR, "08S01", "no primary backend configured")
+            })
+    }
+
+    /// Index in `self.conns` of a connection to `backend` that is in step with the
+    /// session, connecting and replaying the history as needed.
+    pub(crate) async fn conn_to(&mut self, backend: &Arc<Backend>) -> Result<usize, PoolError> {
+        let idx = match self
+            .conns
+            .iter()
+            .position(|c| c.backend.name == backend.name)
+        {
+            Some(i) => i,
+            None => {
+                let key = PoolKey {
+                    backend: backend.name.clone(),
+                    user: self.login.user.clone(),
+                    caps: self.caps & FORMAT_CAPS,
+                    ext_caps: self.ext_caps,
+                    charset: self.charset,
+                };
+                let timeout =
+                    Duration::from_millis(self.proxy.config.load().proxy.connect_timeout_ms);
+                let schema = self.state.initial_schema.clone();
+                let conn = self
+                    .proxy
+                    .pool
+                    .checkout(backend, &key, &self.login, schema.as_deref(), timeout)
+                    .await
+                    .inspect_err(|_| backend.count_error())?;
+                self.conns.push(conn);
+                self.conns.len() - 1
+            }
+        };
+        if let Err(e) = replay(&mut self.conns[idx], &self.state.history).await {
+            // The connection's session state is unknown now: never reuse it.
+            self.conns.swap_remove(idx);
+            return Err(e);
+        }
+        Ok(idx)
+    }
+
+    /// Publishes where the session's statements now run, for KILL.
+    pub(crate) fn publish_backend(&self, idx: usize) {
+        let c = &self.conns[idx];
+        let mut slot = self
+            .handle
+            .backend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let same = slot
+            .as_ref()
+            .is_some_and(|(b, t)| Arc::ptr_eq(b, &c.backend) && *t == c.thread_id);
+        if !same {
+            *slot = Some((c.backend.clone(), c.thread_id));
+        }
+    }
+
+    /// Drops a connection whose state is unknown (mid-response failure).
+    pub(crate) fn discard(&mut self, idx: usize) {
+        if idx < self.conns.len() {
+            self.conns.swap_remove(idx);
+        }
+    }
+
+    /// Returns every connection but the primary's to the pool.
+    pub(crate) fn release_replicas(&mut self) {
+        let primary = self.primary_backend().ok();
+        let mut keep = Vec::new();
+        for c in self.conns.drain(..) {
+            if primary.as_ref().is_some_and(|p| p.name == c.backend.name) {
+                keep.push(c);
+            } else {
+                let proxy = self.proxy.clone();
+                tokio::spawn(async move { proxy.pool.checkin(c).await });
+            }
+        }
+        self.conns = keep;
+    }
+
+    /// Returns every connection to the pool.
+    pub(crate) fn release_all(&mut self) {
+        for c in self.conns.drain(..) {
+            let proxy = self.proxy.clone();
+            tokio::spawn(async move { proxy.pool.checkin(c).await });
+        }
+    }
+}
+
+/// Applies the history entries `conn` has not seen yet.
+async fn replay(conn: &mut BackendConn, history: &[SessionCommand]) -> Result<(), PoolError> {
+    while let Some(cmd) = history.get(conn.applied) {
+        let kind = match cmd.payload().first() {
+            Some(&COM_QUERY) => ResponseKind::Query,
+            _ => ResponseKind::Single,
+        };
+        conn.exec_quiet(cmd.payload(), kind).await?;
+        conn.applied += 1;
+    }
+    Ok(())
+}

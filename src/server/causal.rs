@@ -1,0 +1,80 @@
+//! Read-your-writes (`consistency = "read-your-writes"`): after a session writes, its
+//! next read on a replica first waits, on that replica, until the replica has applied
+//! the primary's binlog position as of the write (`MASTER_GTID_WAIT`), bounded by
+//! `[proxy] causal_wait_ms`; if it cannot catch up in time, the read goes to the
+//! primary instead. The position is read from the primary only once per write burst,
+//! and a replica connection that already waited for it does not wait again.
+
+use super::session::Session;
+use crate::config::Consistency;
+use crate::router::stats::RouteStats;
+
+impl Session {
+    /// Notes that the session may have written on the primary.
+    pub(crate) fn note_write(&mut self) {
+        if self.consistency == Consistency::ReadYourWrites {
+            self.state.causal_dirty = true;
+        }
+    }
+
+    /// Learns the primary's binlog position if the session wrote since it last asked.
+    /// Returns false when it cannot (the read should then go to the primary).
+    pub(crate) async fn causal_position(&mut self) -> bool {
+        if !self.state.causal_dirty {
+            return true;
+        }
+        let Ok(primary) = self.primary_backend() else {
+            return false;
+        };
+        let Ok(idx) = self.conn_to(&primary).await else {
+            return false;
+        };
+        let pos = match self.conns[idx].query("SELECT @@gtid_binlog_pos").await {
+            Ok(rows) => rows
+                .into_iter()
+                .next()
+                .and_then(|r| r.into_iter().next().flatten()),
+            Err(_) => return false,
+        };
+        self.state.causal_gtid = pos.filter(|p| !p.is_empty());
+        self.state.causal_dirty = false;
+        true
+    }
+
+    /// Makes the replica connection `idx` wait until it has applied the session's last
+    /// write. Returns false if it did not get there in time.
+    pub(crate) async fn causal_wait(&mut self, idx: usize) -> bool {
+        let Some(gtid) = self.state.causal_gtid.clone() else {
+            return true;
+        };
+        if self.conns[idx].waited_gtid.as_deref() == Some(gtid.as_str()) {
+            return true;
+        }
+        let stats = &self.proxy.route_stats;
+        RouteStats::bump(&stats.causal_waits);
+        let timeout = self.proxy.config.load().proxy.causal_wait_ms as f64 / 1000.0;
+        // The position comes from the server itself (digits, dashes, commas).
+        let safe = gtid
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'-' || b == b',');
+        if !safe {
+            return false;
+        }
+        let sql = format!("SELECT MASTER_GTID_WAIT('{gtid}', {timeout:.3})");
+        let reached = match self.conns[idx].query(&sql).await {
+            Ok(rows) => {
+                rows.first()
+                    .and_then(|r| r.first())
+                    .and_then(|v| v.as_deref())
+                    == Some("0")
+            }
+            Err(_) => false,
+        };
+        if reached {
+            self.conns[idx].waited_gtid = Some(gtid);
+        } else {
+            RouteStats::bump(&self.proxy.route_stats.causal_timeouts);
+        }
+        reached
+    }
+}

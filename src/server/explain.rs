@@ -1,0 +1,86 @@
+//! `EXPLAIN ROUTE <statement>`: answered by the proxy itself with one row saying where the
+//! statement would go for this session right now, and why.
+
+use super::session::{Flow, Session};
+use crate::protocol::resultset::text_resultset;
+use crate::router::{self, Dest};
+
+/// The statement after `EXPLAIN ROUTE`, if `sql` is such a request.
+pub fn explain_route_target(sql: &[u8]) -> Option<&[u8]> {
+    let start = sql.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = &sql[start..];
+    let word = |s: &[u8], w: &[u8]| {
+        s.len() > w.len()
+            && s[..w.len()].eq_ignore_ascii_case(w)
+            && s[w.len()].is_ascii_whitespace()
+    };
+    if !word(rest, b"EXPLAIN") {
+        return None;
+    }
+    let rest = rest[7..].trim_ascii_start();
+    if !word(rest, b"ROUTE") {
+        return None;
+    }
+    Some(rest[5..].trim_ascii())
+}
+
+impl Session {
+    /// Answers EXPLAIN ROUTE with columns route, reason, hint, pins, transaction.
+    pub(crate) async fn explain_route(&mut self, stmt: &[u8], seq: u8) -> Flow {
+        let class = crate::router::classify::classify(stmt);
+        let d = router::decide(
+            &class,
+            &self.state,
+            self.consistency,
+            self.rule_for(stmt).as_ref(),
+        );
+        let route = match &d.dest {
+            Dest::Primary => "primary".to_string(),
+            Dest::Replica => "replica".to_string(),
+            Dest::Backend(name) => name.clone(),
+        };
+        let hint = class.hint.as_ref().map(|h| format!("{h:?}"));
+        let pins = self.state.pin().map(|p| p.as_str().to_string());
+        let txn = if self.state.in_transaction() {
+            "yes"
+        } else {
+            "no"
+        };
+        let row = vec![
+            Some(route),
+            Some(d.reason.to_string()),
+            hint,
+            pins,
+            Some(txn.to_string()),
+        ];
+        let packets = text_resultset(
+            &["route", "reason", "hint", "pins", "transaction"],
+            &[row],
+            self.state.status,
+            self.caps,
+        );
+        let mut s = seq;
+        for p in &packets {
+            s = self.client.write_packet(s, p);
+        }
+        if self.client.flush().await.is_err() {
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explain_route_target;
+
+    #[test]
+    fn recognises_explain_route() {
+        assert_eq!(
+            explain_route_target(b" explain  route SELECT 1 "),
+            Some(&b"SELECT 1"[..])
+        );
+        assert_eq!(explain_route_target(b"EXPLAIN SELECT 1"), None);
+        assert_eq!(explain_route_target(b"EXPLAIN ROUTE"), None);
+    }
+}

@@ -1,0 +1,379 @@
+//! Running one request: classify it, decide where it goes, send it there (falling back
+//! to the primary, or retrying a read elsewhere when nothing has reached the client yet),
+//! and update the session from the response and the statement's effects.
+
+use super::forward::{self, ForwardError, Request};
+use super::session::{Flow, Session};
+use crate::protocol::constants::caps::CLIENT_LOCAL_FILES;
+use crate::protocol::constants::errors::CR_SERVER_LOST;
+use crate::protocol::packets::ErrPacket;
+use crate::protocol::response::{ResponseKind, ResponseWalker};
+use crate::replication::{balancer, Backend};
+use crate::router::classify::{Classification, Effects};
+use crate::router::session::{Pin, SessionCommand};
+use crate::router::stats::RouteStats;
+use crate::router::{self, Decision, Dest};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// What a request did, when it got a complete response.
+pub(crate) struct Outcome {
+    /// The walked response.
+    pub walker: ResponseWalker,
+    /// Index of the connection it ran on.
+    pub idx: usize,
+}
+
+/// True when `sql` is `DROP DATABASE|SCHEMA [IF EXISTS] <schema>`.
+fn drops_schema(sql: &[u8], schema: Option<&str>) -> bool {
+    let Some(schema) = schema else { return false };
+    let text = String::from_utf8_lossy(sql);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+    if !is(0, "DROP") || !(is(1, "DATABASE") || is(1, "SCHEMA")) {
+        return false;
+    }
+    let name = if is(2, "IF") && is(3, "EXISTS") {
+        words.get(4)
+    } else {
+        words.get(2)
+    };
+    name.map(|n| n.trim_end_matches(';').trim_matches('`')) == Some(schema)
+}
+
+impl Session {
+    /// COM_QUERY.
+    pub(crate) async fn query(&mut self, payload: &[u8], sql: &[u8], seq: u8) -> Flow {
+        if let Some((id, query_only)) = super::kill::parse_kill(sql) {
+            return self.kill(id, query_only, seq.wrapping_add(1)).await;
+        }
+        if let Some(stmt) = super::explain::explain_route_target(sql) {
+            return self.explain_route(stmt, seq.wrapping_add(1)).await;
+        }
+        let class = self.cache.get_or_classify(sql);
+        if self.state.txn_backend.is_some()
+            && self.state.read_only_transaction()
+            && class.reason.is_write()
+        {
+            // What the primary would answer; a replica would say "read-only server".
+            let err = ErrPacket::new(
+                1792,
+                "25006",
+                "Cannot execute statement in a READ ONLY transaction",
+            );
+            self.send_err(seq.wrapping_add(1), &err).await;
+            return Flow::Continue;
+        }
+        let rule = self.rule_for(sql);
+        let decision = router::decide(&class, &self.state, self.consistency, rule.as_ref());
+        let req = self.request(payload, seq, Some(ResponseKind::Query));
+        let in_txn = self.state.in_transaction();
+        match self.dispatch(&decision, &req).await {
+            Ok(out) => {
+                self.after(&class, payload, &out);
+                self.note_if_write(class.target, in_txn, out.idx);
+                Flow::Continue
+            }
+            Err(flow) => flow,
+        }
+    }
+
+    /// After a statement that ran on the primary as a primary statement (or inside a
+    /// transaction there), reads must not see older data: see `causal`.
+    pub(crate) fn note_if_write(
+        &mut self,
+        target: crate::router::Target,
+        in_txn: bool,
+        idx: usize,
+    ) {
+        let on_primary = self
+            .conns
+            .get(idx)
+            .is_some_and(|c| c.backend.role == crate::config::Role::Primary);
+        if on_primary
+            && (target == crate::router::Target::Primary || in_txn || self.state.in_transaction())
+        {
+            self.note_write();
+        }
+    }
+
+    /// The target of the first `[[rules]]` entry matching `sql` for this session.
+    pub(crate) fn rule_for(&self, sql: &[u8]) -> Option<crate::router::classify::HintTarget> {
+        let rules = self.proxy.rules.load();
+        if rules.is_empty() {
+            return None;
+        }
+        rules
+            .find(sql, &self.login.user, self.state.schema.as_deref())
+            .map(|r| r.target.clone())
+    }
+
+    /// COM_INIT_DB and COM_SET_OPTION: run on the primary, then recorded for replay.
+    pub(crate) async fn session_command(&mut self, payload: &[u8], seq: u8) -> Flow {
+        let decision = Decision::new(Dest::Primary, "session-command");
+        let req = self.request(payload, seq, Some(ResponseKind::Single));
+        match self.dispatch(&decision, &req).await {
+            Ok(out) if out.walker.error.is_none() => {
+                let bytes = Bytes::copy_from_slice(payload);
+                let cmd = if payload.first() == Some(&crate::protocol::constants::com::COM_INIT_DB)
+                {
+                    self.state.schema = Some(String::from_utf8_lossy(&payload[1..]).into_owned());
+                    SessionCommand::InitDb(bytes)
+                } else {
+                    SessionCommand::SetOption(bytes)
+                };
+                self.record(cmd, out.idx);
+                Flow::Continue
+            }
+            Ok(_) => Flow::Continue,
+            Err(flow) => flow,
+        }
+    }
+
+    /// COM_PING, COM_STATISTICS, COM_FIELD_LIST: answered by the primary.
+    pub(crate) async fn simple_on_primary(&mut self, payload: &[u8], seq: u8) -> Flow {
+        let kind = match payload.first() {
+            Some(&crate::protocol::constants::com::COM_FIELD_LIST) => ResponseKind::Rows,
+            _ => ResponseKind::Single,
+        };
+        let decision = Decision::new(Dest::Primary, "admin-command");
+        let req = self.request(payload, seq, Some(kind));
+        match self.dispatch(&decision, &req).await {
+            Ok(_) => Flow::Continue,
+            Err(flow) => flow,
+        }
+    }
+
+    /// COM_RESET_CONNECTION: reset the primary, give the other connections back to the
+    /// pool (it resets them), and forget the session's state.
+    pub(crate) async fn reset_connection(&mut self, payload: &[u8], seq: u8) -> Flow {
+        let decision = Decision::new(Dest::Primary, "session-command");
+        let req = self.request(payload, seq, Some(ResponseKind::Single));
+        match self.dispatch(&decision, &req).await {
+            Ok(out) => {
+                if out.walker.error.is_none() {
+                    self.release_replicas();
+                    self.state.reset();
+                    self.stmts = Default::default();
+                    let history_len = self.state.history.len();
+                    for c in &mut self.conns {
+                        c.applied = history_len;
+                    }
+                }
+                Flow::Continue
+            }
+            Err(flow) => flow,
+        }
+    }
+
+    pub(crate) fn request<'a>(
+        &self,
+        payload: &'a [u8],
+        seq: u8,
+        kind: Option<ResponseKind>,
+    ) -> Request<'a> {
+        Request {
+            payload,
+            patched: None,
+            seq,
+            kind,
+            local_files: self.caps & CLIENT_LOCAL_FILES != 0,
+            max_packet: self.max_packet,
+        }
+    }
+
+    /// The backend a decision names, falling back to the primary when it names none
+    /// that can be used.
+    fn resolve(&self, decision: &Decision, exclude: &[&str]) -> Result<Arc<Backend>, ErrPacket> {
+        let topo = self.proxy.topology.load();
+        let stats = &self.proxy.route_stats;
+        let chosen = match &decision.dest {
+            Dest::Primary => None,
+            Dest::Replica => balancer::pick_replica(&topo, exclude, decision.max_lag_ms),
+            Dest::Backend(name) => topo
+                .get(name)
+                .cloned()
+                .filter(|b| !exclude.contains(&b.name.as_str())),
+        };
+        match chosen {
+            Some(b) => Ok(b),
+            None => {
+                if decision.dest != Dest::Primary {
+                    RouteStats::bump(&stats.fallbacks);
+                }
+                self.primary_backend()
+            }
+        }
+    }
+
+    /// Sends `req` where `decision` says and relays the response. Err carries what the
+    /// session should do when the request could not complete (the client was told).
+    pub(crate) async fn dispatch(
+        &mut self,
+        decision: &Decision,
+        req: &Request<'_>,
+    ) -> Result<Outcome, Flow> {
+        let mut tried: Vec<String> = Vec::new();
+        let mut force_primary = false;
+        loop {
+            let excluded: Vec<&str> = tried.iter().map(String::as_str).collect();
+            let resolved = if force_primary {
+                self.primary_backend()
+            } else {
+                self.resolve(decision, &excluded)
+            };
+            let target = match resolved {
+                Ok(b) => b,
+                Err(err) => return Err(self.fail(req, &err).await),
+            };
+            let is_primary = target.role == crate::config::Role::Primary;
+            let retryable = !is_primary && !self.state.in_transaction();
+            let causal =
+                !is_primary && self.consistency == crate::config::Consistency::ReadYourWrites;
+            if causal && !self.causal_position().await {
+                force_primary = true;
+                continue;
+            }
+            let idx = match self.conn_to(&target).await {
+                Ok(i) => i,
+                Err(e) if retryable => {
+                    tracing::warn!(backend = %target.name, error = %e, "read moved off an unusable backend");
+                    RouteStats::bump(&self.proxy.route_stats.retries);
+                    tried.push(target.name.clone());
+                    continue;
+                }
+                Err(e) => return Err(self.fail(req, &e.to_err_packet()).await),
+            };
+            if causal && !self.causal_wait(idx).await {
+                force_primary = true;
+                continue;
+            }
+            self.publish_backend(idx);
+            let stats = &self.proxy.route_stats;
+            RouteStats::bump(if is_primary {
+                &stats.to_primary
+            } else {
+                &stats.to_replica
+            });
+            match forward::forward(&mut self.client, &mut self.conns[idx], req).await {
+                Ok(walker) => {
+                    self.state.observe(walker.status, walker.ok.as_ref());
+                    self.state.last_backend = Some(target.name.clone());
+                    return Ok(Outcome { walker, idx });
+                }
+                Err(ForwardError::Client(_)) => {
+                    self.discard(idx);
+                    return Err(Flow::Close);
+                }
+                Err(e @ ForwardError::Backend { sent, .. }) => {
+                    target.count_error();
+                    self.discard(idx);
+                    tracing::warn!(id = self.handle.id, error = %e, "backend failed during a request");
+                    let killed = self.handle.killed.load(std::sync::atomic::Ordering::SeqCst);
+                    if killed {
+                        // KILL CONNECTION: the server closes without a word; so do we.
+                        return Err(Flow::Close);
+                    }
+                    if !sent && retryable && req.kind.is_some() {
+                        RouteStats::bump(&self.proxy.route_stats.retries);
+                        tried.push(target.name.clone());
+                        continue;
+                    }
+                    if !sent
+                        && req.kind.is_some()
+                        && !self.handle.killed.load(std::sync::atomic::Ordering::SeqCst)
+                    {
+                        let err = ErrPacket::new(
+                            CR_SERVER_LOST,
+                            "08S01",
+                            format!("Lost connection to backend during query: {e}"),
+                        );
+                        self.send_err(req.seq.wrapping_add(1), &err).await;
+                    }
+                    // Part of a response was sent, or the primary's session (transaction,
+                    // temporary tables, statements) is gone: the client must know.
+                    return Err(if sent || is_primary {
+                        Flow::Close
+                    } else {
+                        Flow::Continue
+                    });
+                }
+            }
+        }
+    }
+
+    async fn fail(&mut self, req: &Request<'_>, err: &ErrPacket) -> Flow {
+        if req.kind.is_some() {
+            self.send_err(req.seq.wrapping_add(1), err).await;
+        }
+        Flow::Continue
+    }
+
+    /// Appends a session command run on connection `idx`, which has now applied it.
+    pub(crate) fn record(&mut self, cmd: SessionCommand, idx: usize) {
+        let before = self.state.history.len();
+        self.state.record(cmd);
+        if self.state.history.len() > before {
+            if let Some(c) = self.conns.get_mut(idx) {
+                c.applied = self.state.history.len();
+            }
+        } else if self.state.add_pin(Pin::LongHistory) {
+            self.proxy.route_stats.pinned(Pin::LongHistory);
+        }
+    }
+
+    fn pin(&mut self, pin: Pin) {
+        if self.state.add_pin(pin) {
+            self.proxy.route_stats.pinned(pin);
+        }
+    }
+
+    /// Updates the session from a statement that completed.
+    pub(crate) fn after(&mut self, class: &Classification, payload: &[u8], out: &Outcome) {
+        if matches!(
+            class.reason.as_str(),
+            "unparseable" | "unknown-statement" | "unknown-function"
+        ) {
+            RouteStats::bump(&self.proxy.route_stats.unknown);
+        }
+        if out.walker.error.is_some() {
+            return;
+        }
+        let e = class.effects;
+        let text = payload.first() == Some(&crate::protocol::constants::com::COM_QUERY);
+        if e.contains(Effects::SESSION_STATE) {
+            if !text {
+                self.pin(Pin::PreparedSessionChange);
+            } else if e.contains(Effects::MULTI_STATEMENT) {
+                self.pin(Pin::MixedBatch);
+            } else {
+                self.record(
+                    SessionCommand::Query(Bytes::copy_from_slice(payload)),
+                    out.idx,
+                );
+            }
+        }
+        if text
+            && class.reason.as_str() == "ddl"
+            && drops_schema(&payload[1..], self.state.schema.as_deref())
+        {
+            self.pin(Pin::SchemaDropped);
+        }
+        if e.contains(Effects::CREATE_TEMP_TABLE) {
+            self.pin(Pin::TempTable);
+        }
+        if e.contains(Effects::NAMED_LOCK) {
+            self.pin(Pin::NamedLock);
+        }
+        if e.contains(Effects::LOCK_TABLES) {
+            self.pin(Pin::LockTables);
+        }
+        if e.contains(Effects::USER_VAR_ASSIGN) {
+            self.pin(Pin::UserVariable);
+        }
+        let on = &self.conns[out.idx].backend;
+        if self.state.in_transaction() && on.role != crate::config::Role::Primary {
+            self.state.txn_backend = Some(on.name.clone());
+        }
+    }
+}
