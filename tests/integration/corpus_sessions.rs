@@ -17,7 +17,11 @@ pub async fn observer(c: &mut Ctx) {
 }
 
 /// Runs `sql` on connection `i`, then makes connection 0 current again.
+///
+/// Read-your-writes holds within a session; what another session committed reaches
+/// the replicas a moment later. So, as the issue asks, replicas catch up first.
 pub async fn on(c: &mut Ctx, i: usize, sql: &str) {
+    crate::harness::caught_up().await;
     c.cur = i;
     c.q(sql).await;
     c.cur = 0;

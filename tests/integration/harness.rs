@@ -3,6 +3,9 @@
 //! first use on free ports in a temp dir and stopped when the test process exits. Tests
 //! isolate themselves by schema.
 
+// Shared by two test binaries (`integration`, `replication`); each uses part of it.
+#![allow(dead_code)]
+
 use mysql_async::prelude::*;
 use rwproxy::cluster::{Cluster, ClusterSpec};
 use std::net::TcpListener;
@@ -16,8 +19,6 @@ pub struct Env {
     pub cluster: Cluster,
     /// Port the proxy listens on.
     pub proxy_port: u16,
-    /// The proxy's config file.
-    pub config_path: std::path::PathBuf,
     /// Kept so the directory lives as long as the process.
     _dir: tempfile::TempDir,
 }
@@ -92,6 +93,10 @@ fn start_env() -> Env {
         spec.max_allowed_packet = Some(128 * 1024 * 1024);
         let mut cluster = rt.block_on(Cluster::up(&spec)).expect("cluster up");
         setup_users(&cluster);
+        // Per-table row counters on every server: how tests see where reads ran.
+        for n in &cluster.nodes {
+            node_sql(&cluster, &n.name, "SET GLOBAL userstat = 1");
+        }
         let proxy_port = free_port();
         let config_path = dir.path().join("rwproxy.toml");
         // The servers run with max_allowed_packet = 128M; so does the proxy, so clients
@@ -109,7 +114,6 @@ fn start_env() -> Env {
         Env {
             cluster,
             proxy_port,
-            config_path,
             _dir: dir,
         }
     }
@@ -217,6 +221,35 @@ pub fn direct_opts(user: &str, password: &str, db: Option<&str>) -> mysql_async:
         .into()
 }
 
+/// Rows read from `schema.table` on each server (primary first), from MariaDB's
+/// per-table statistics: where reads really ran, as the servers saw it.
+pub fn rows_read(schema: &str, table: &str) -> Vec<u64> {
+    let e = env();
+    let sql = format!(
+        "SELECT COALESCE(SUM(ROWS_READ), 0) FROM information_schema.TABLE_STATISTICS \
+         WHERE TABLE_SCHEMA = '{schema}' AND TABLE_NAME = '{table}'"
+    );
+    e.cluster
+        .nodes
+        .iter()
+        .map(|n| {
+            node_sql(&e.cluster, &n.name, &sql)
+                .trim()
+                .parse()
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// Waits until every replica has applied everything the primary wrote.
+pub async fn caught_up() {
+    env()
+        .cluster
+        .wait_caught_up(Duration::from_secs(30))
+        .await
+        .expect("replicas catch up");
+}
+
 /// Creates (or recreates) schema `name` on the primary and returns its name.
 pub async fn fresh_schema(name: &str) -> String {
     let mut c = mysql_async::Conn::new(direct_opts("app", "app", None))
@@ -237,6 +270,8 @@ pub async fn fresh_schema(name: &str) -> String {
 pub struct InProcProxy {
     /// Its port.
     pub port: u16,
+    /// The proxy's shared state (runtime changes in tests).
+    pub proxy: std::sync::Arc<rwproxy::server::Proxy>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -261,11 +296,15 @@ pub async fn inproc_proxy(edit: impl FnOnce(String) -> String) -> InProcProxy {
         .await
         .expect("bind");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(rwproxy::server::run(listener, proxy, async move {
+    let stop_monitor = tokio_util::sync::CancellationToken::new();
+    proxy.spawn_monitor(stop_monitor.clone());
+    tokio::spawn(rwproxy::server::run(listener, proxy.clone(), async move {
         let _ = rx.await;
+        stop_monitor.cancel();
     }));
     InProcProxy {
         port,
+        proxy,
         stop: Some(tx),
     }
 }

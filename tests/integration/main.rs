@@ -16,5 +16,6 @@ mod differential;
 mod harness;
 mod rawclient;
 mod real_clients;
+mod routing;
 mod tls;
 mod transcript;

@@ -1,0 +1,199 @@
+//! Lag-aware balancing, weights and read-your-writes on the real cluster, judged by the
+//! servers' own per-table ROWS_READ counters.
+
+use crate::harness::{caught_up, direct_opts, env, fresh_schema, inproc_proxy, rows_read};
+use mysql_async::prelude::*;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// These tests change the shared replicas (stop, delay): one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn setup(name: &str) -> String {
+    let db = fresh_schema(name).await;
+    let mut c = mysql_async::Conn::new(direct_opts("app", "app", Some(&db)))
+        .await
+        .unwrap();
+    c.query_drop("CREATE TABLE r (id INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    c.query_drop("INSERT INTO r SELECT seq, seq FROM seq_1_to_100")
+        .await
+        .unwrap();
+    c.disconnect().await.unwrap();
+    caught_up().await;
+    db
+}
+
+fn opts(port: u16, db: &str) -> mysql_async::Opts {
+    mysql_async::OptsBuilder::from_opts(direct_opts("app", "app", Some(db)))
+        .tcp_port(port)
+        .into()
+}
+
+async fn reads(port: u16, db: &str, n: usize) {
+    let mut c = mysql_async::Conn::new(opts(port, db)).await.unwrap();
+    for i in 0..n {
+        let _: Option<i64> = c
+            .query_first(format!("SELECT v FROM r WHERE id = {}", i % 100 + 1))
+            .await
+            .unwrap();
+    }
+    c.disconnect().await.unwrap();
+}
+
+fn delta(before: &[u64], after: &[u64]) -> Vec<u64> {
+    before.iter().zip(after).map(|(b, a)| a - b).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_replica_gets_no_reads_until_it_catches_up() {
+    let _serial = SERIAL.lock().await;
+    let db = setup("repl_lag").await;
+    let fast = |t: String| {
+        t.replace("interval_ms = 250", "interval_ms = 100")
+            .replace("max_lag_ms = 1000", "max_lag_ms = 400")
+    };
+    let p = inproc_proxy(fast).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Stop replica1's SQL thread; the monitor's heartbeat keeps the primary writing.
+    env().cluster.lag(1, 0).await.unwrap();
+    let started = Instant::now();
+    let replica1 = p.proxy.topology.load().get("replica1").cloned().unwrap();
+    while replica1.state() != rwproxy::replication::BackendState::Lagging {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "replica1 never marked Lagging"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("lag start to exclusion: {:?}", started.elapsed());
+    let before = rows_read(&db, "r");
+    reads(p.port, &db, 200).await;
+    let d = delta(&before, &rows_read(&db, "r"));
+    assert_eq!(d[1], 0, "lagging replica1 got reads: {d:?}");
+    assert!(d[2] >= 190, "replica2 took them: {d:?}");
+
+    env().cluster.unlag(1).await.unwrap();
+    let started = Instant::now();
+    while replica1.state() != rwproxy::replication::BackendState::Online {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "replica1 never readmitted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = rows_read(&db, "r");
+    reads(p.port, &db, 200).await;
+    let d = delta(&before, &rows_read(&db, "r"));
+    assert!(d[1] > 0, "readmitted replica1 serves reads again: {d:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weights_spread_reads_and_change_at_runtime() {
+    let _serial = SERIAL.lock().await;
+    let db = setup("repl_weights").await;
+    let weighted = |t: String| t.replacen("weight = 1", "weight = 3", 1);
+    let p = inproc_proxy(weighted).await;
+    let before = rows_read(&db, "r");
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        conns.push(mysql_async::Conn::new(opts(p.port, &db)).await.unwrap());
+    }
+    let mut handles = Vec::new();
+    for mut c in conns {
+        handles.push(tokio::spawn(async move {
+            for i in 0..2500 {
+                let _: Option<i64> = c
+                    .query_first(format!("SELECT v FROM r WHERE id = {}", i % 100 + 1))
+                    .await
+                    .unwrap();
+            }
+            c
+        }));
+    }
+    let mut conns = Vec::new();
+    for h in handles {
+        conns.push(h.await.unwrap());
+    }
+    let d = delta(&before, &rows_read(&db, "r"));
+    let share = d[1] as f64 / (d[1] + d[2]) as f64;
+    eprintln!("weights 3:1 -> rows read {d:?}, replica1 share {share:.3}");
+    assert!(d[1] + d[2] >= 9_900, "reads on replicas: {d:?}");
+    assert!(
+        (0.7125..=0.7875).contains(&share),
+        "3:1 within ±5%: {share:.3} ({d:?})"
+    );
+
+    // Weight 0 at runtime: no reconnect, no more reads there.
+    p.proxy
+        .topology
+        .load()
+        .get("replica2")
+        .unwrap()
+        .weight
+        .store(0, Ordering::Relaxed);
+    let before = rows_read(&db, "r");
+    for c in &mut conns {
+        for i in 0..100 {
+            let _: Option<i64> = c
+                .query_first(format!("SELECT v FROM r WHERE id = {}", i + 1))
+                .await
+                .unwrap();
+        }
+    }
+    let d = delta(&before, &rows_read(&db, "r"));
+    assert_eq!(d[2], 0, "weight 0 gets nothing: {d:?}");
+    assert!(d[1] >= 390, "{d:?}");
+}
+
+/// Inserts then reads back at once, `n` times; returns how many reads missed the row.
+async fn insert_read_back(port: u16, db: &str, n: usize) -> usize {
+    let mut c = mysql_async::Conn::new(opts(port, db)).await.unwrap();
+    c.query_drop("CREATE TABLE IF NOT EXISTS w (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    let mut stale = 0;
+    for i in 0..n {
+        c.query_drop(format!("INSERT INTO w (v) VALUES ({i})"))
+            .await
+            .unwrap();
+        let id = c.last_insert_id().unwrap_or(0);
+        let v: Option<i64> = c
+            .query_first(format!("SELECT v FROM w WHERE id = {id}"))
+            .await
+            .unwrap();
+        stale += usize::from(v != Some(i as i64));
+    }
+    c.disconnect().await.unwrap();
+    stale
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_your_writes_with_delayed_replicas() {
+    let _serial = SERIAL.lock().await;
+    let db = setup("repl_ryw").await;
+    // Replicas delayed by 1 s but within a generous lag limit, so they keep taking reads:
+    // only read-your-writes stands between the session and stale data.
+    let tolerant = |t: String| {
+        t.replace("max_lag_ms = 1000", "max_lag_ms = 60000")
+            .replacen("[proxy]\n", "[proxy]\ncausal_wait_ms = 5\n", 1)
+    };
+    let ryw = inproc_proxy(tolerant).await;
+    let eventual = inproc_proxy(|t| {
+        tolerant(t).replacen("[proxy]\n", "[proxy]\nconsistency = \"eventual\"\n", 1)
+    })
+    .await;
+    env().cluster.lag(1, 1).await.unwrap();
+    env().cluster.lag(2, 1).await.unwrap();
+    let stale_ryw = insert_read_back(ryw.port, &db, 1000).await;
+    let stale_eventual = insert_read_back(eventual.port, &db, 100).await;
+    env().cluster.unlag(1).await.unwrap();
+    env().cluster.unlag(2).await.unwrap();
+    eprintln!("stale reads: read-your-writes {stale_ryw}/1000, eventual {stale_eventual}/100");
+    assert_eq!(stale_ryw, 0, "read-your-writes saw stale data");
+    assert!(
+        stale_eventual > 0,
+        "eventual consistency on delayed replicas must show stale reads"
+    );
+}
