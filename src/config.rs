@@ -89,6 +89,19 @@ pub enum Consistency {
     Primary,
 }
 
+/// Whether the primary takes reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrimaryReads {
+    /// Only when no replica qualifies.
+    #[default]
+    Fallback,
+    /// Always a candidate, by its weight.
+    Always,
+    /// Never: a read with no qualifying replica fails with a clear error.
+    Never,
+}
+
 /// `[proxy]`: the client-facing side.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -97,6 +110,8 @@ pub struct ProxyConfig {
     pub listen: String,
     /// Default read consistency.
     pub consistency: Consistency,
+    /// Whether the primary takes reads.
+    pub primary_reads: PrimaryReads,
     /// Largest packet (logical, after joining 16 MiB pieces) a client may send.
     pub max_allowed_packet: usize,
     /// PEM certificate chain for TLS; TLS is offered only when both cert and key are set.
@@ -119,6 +134,7 @@ impl Default for ProxyConfig {
         ProxyConfig {
             listen: "127.0.0.1:6033".into(),
             consistency: Consistency::default(),
+            primary_reads: PrimaryReads::default(),
             max_allowed_packet: DEFAULT_MAX_ALLOWED_PACKET,
             tls_cert: None,
             tls_key: None,

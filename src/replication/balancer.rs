@@ -16,6 +16,17 @@ pub fn pick_replica(
     exclude: &[&str],
     max_lag_ms: Option<u64>,
 ) -> Option<Arc<Backend>> {
+    pick_reader(topology, exclude, max_lag_ms, false)
+}
+
+/// Like [`pick_replica`]; with `with_primary` the primary is a candidate too, by its
+/// weight (`primary_reads = "always"`).
+pub fn pick_reader(
+    topology: &Topology,
+    exclude: &[&str],
+    max_lag_ms: Option<u64>,
+    with_primary: bool,
+) -> Option<Arc<Backend>> {
     let eligible = || {
         topology
             .backends
@@ -27,7 +38,8 @@ pub fn pick_replica(
                     (Some(lag), None) => lag <= b.max_lag_ms(),
                     (None, _) => true,
                 };
-                let ok = b.role == Role::Replica
+                let role_ok = b.role == Role::Replica || (with_primary && b.role == Role::Primary);
+                let ok = role_ok
                     && b.weight() > 0
                     && b.state() == BackendState::Online
                     && fresh

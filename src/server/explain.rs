@@ -32,7 +32,7 @@ impl Session {
             &class,
             &self.state,
             self.consistency,
-            self.rule_for(stmt).as_ref(),
+            self.rule_for(stmt).as_ref().map(|r| &r.target),
         );
         let route = match &d.dest {
             Dest::Primary => "primary".to_string(),

@@ -22,7 +22,7 @@ pub(crate) struct Prepared {
     prepare: Vec<u8>,
     class: Classification,
     /// The matching `[[rules]]` target when it was prepared.
-    rule: Option<crate::router::classify::HintTarget>,
+    rule: Option<crate::router::rules::Rule>,
     params: u16,
     /// (backend name, that backend's id, whether it has seen parameter types).
     ids: Vec<(String, u32, bool)>,
@@ -104,7 +104,15 @@ impl Session {
         }
         let class = stmt.class.clone();
         let rule = stmt.rule.clone();
-        let mut decision = router::decide(&class, &self.state, self.consistency, rule.as_ref());
+        let mut decision = router::decide(
+            &class,
+            &self.state,
+            self.consistency,
+            rule.as_ref().map(|r| &r.target),
+        );
+        if decision.max_lag_ms.is_none() {
+            decision.max_lag_ms = rule.and_then(|r| r.max_lag_ms);
+        }
         if stmt.long_data {
             decision = Decision::new(Dest::Primary, "long-data");
         }

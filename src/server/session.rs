@@ -52,6 +52,8 @@ pub struct Session {
     pub(crate) max_packet: usize,
     /// `[proxy] consistency` when the session started.
     pub(crate) consistency: Consistency,
+    /// `[proxy] primary_reads` when the session started.
+    pub(crate) primary_reads: crate::config::PrimaryReads,
 }
 
 impl Session {
@@ -87,6 +89,7 @@ impl Session {
             cache: ClassifyCache::default(),
             max_packet: config.proxy.max_allowed_packet,
             consistency: config.proxy.consistency,
+            primary_reads: config.proxy.primary_reads,
         };
         if let Err(err) = s.connect_primary().await {
             s.send_err(seq, &err).await;

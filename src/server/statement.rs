@@ -4,6 +4,7 @@
 
 use super::forward::{self, ForwardError, Request};
 use super::session::{Flow, Session};
+use crate::config::PrimaryReads;
 use crate::protocol::constants::caps::CLIENT_LOCAL_FILES;
 use crate::protocol::constants::errors::CR_SERVER_LOST;
 use crate::protocol::packets::ErrPacket;
@@ -65,7 +66,15 @@ impl Session {
             return Flow::Continue;
         }
         let rule = self.rule_for(sql);
-        let decision = router::decide(&class, &self.state, self.consistency, rule.as_ref());
+        let mut decision = router::decide(
+            &class,
+            &self.state,
+            self.consistency,
+            rule.as_ref().map(|r| &r.target),
+        );
+        if decision.max_lag_ms.is_none() {
+            decision.max_lag_ms = rule.and_then(|r| r.max_lag_ms);
+        }
         let req = self.request(payload, seq, Some(ResponseKind::Query));
         let in_txn = self.state.in_transaction();
         match self.dispatch(&decision, &req).await {
@@ -97,15 +106,15 @@ impl Session {
         }
     }
 
-    /// The target of the first `[[rules]]` entry matching `sql` for this session.
-    pub(crate) fn rule_for(&self, sql: &[u8]) -> Option<crate::router::classify::HintTarget> {
+    /// The first `[[rules]]` entry matching `sql` for this session.
+    pub(crate) fn rule_for(&self, sql: &[u8]) -> Option<crate::router::rules::Rule> {
         let rules = self.proxy.rules.load();
         if rules.is_empty() {
             return None;
         }
         rules
             .find(sql, &self.login.user, self.state.schema.as_deref())
-            .map(|r| r.target.clone())
+            .cloned()
     }
 
     /// COM_INIT_DB and COM_SET_OPTION: run on the primary, then recorded for replay.
@@ -189,7 +198,10 @@ impl Session {
         let stats = &self.proxy.route_stats;
         let chosen = match &decision.dest {
             Dest::Primary => None,
-            Dest::Replica => balancer::pick_replica(&topo, exclude, decision.max_lag_ms),
+            Dest::Replica => {
+                let always = self.primary_reads == PrimaryReads::Always;
+                balancer::pick_reader(&topo, exclude, decision.max_lag_ms, always)
+            }
             Dest::Backend(name) => topo
                 .get(name)
                 .cloned()
@@ -197,6 +209,13 @@ impl Session {
         };
         match chosen {
             Some(b) => Ok(b),
+            None if decision.dest == Dest::Replica && self.primary_reads == PrimaryReads::Never => {
+                Err(ErrPacket::new(
+                    1105,
+                    "HY000",
+                    "rwproxy: no replica qualifies for this read (down, lagging or weight 0) and primary_reads = \"never\"",
+                ))
+            }
             None => {
                 if decision.dest != Dest::Primary {
                     RouteStats::bump(&stats.fallbacks);

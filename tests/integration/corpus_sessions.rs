@@ -82,17 +82,21 @@ pub fn entries() -> Vec<Entry> {
             c.q("SELECT @@tx_isolation").await;
             c.q("COMMIT").await;
         }),
-        steps!("SET NAMES with non-ASCII data, read back through the replicas", |c| {
-            c.q("CREATE TABLE u (id INT PRIMARY KEY, s VARCHAR(40)) CHARSET utf8mb4")
-                .await;
-            c.q("SET NAMES utf8mb4").await;
-            c.q("INSERT INTO u VALUES (1, '€ ü 漢字 😀')").await;
-            c.q("SELECT s, HEX(s), CHAR_LENGTH(s) FROM u").await;
-            c.q("SET NAMES latin1").await;
-            c.q("SELECT s, @@character_set_results FROM u").await;
-            c.q("SET NAMES utf8mb4 COLLATE utf8mb4_bin").await;
-            c.q("SELECT s = '€ ü 漢字 😀', @@collation_connection FROM u").await;
-        }),
+        steps!(
+            "SET NAMES with non-ASCII data, read back through the replicas",
+            |c| {
+                c.q("CREATE TABLE u (id INT PRIMARY KEY, s VARCHAR(40)) CHARSET utf8mb4")
+                    .await;
+                c.q("SET NAMES utf8mb4").await;
+                c.q("INSERT INTO u VALUES (1, '€ ü 漢字 😀')").await;
+                c.q("SELECT s, HEX(s), CHAR_LENGTH(s) FROM u").await;
+                c.q("SET NAMES latin1").await;
+                c.q("SELECT s, @@character_set_results FROM u").await;
+                c.q("SET NAMES utf8mb4 COLLATE utf8mb4_bin").await;
+                c.q("SELECT s = '€ ü 漢字 😀', @@collation_connection FROM u")
+                    .await;
+            }
+        ),
         steps!("session variables set and read back", |c| {
             c.q("SET SESSION sql_mode = 'ANSI_QUOTES,NO_ZERO_DATE'")
                 .await;

@@ -197,3 +197,37 @@ async fn read_your_writes_with_delayed_replicas() {
         "eventual consistency on delayed replicas must show stale reads"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_reads_policy_when_no_replica_qualifies() {
+    let _serial = SERIAL.lock().await;
+    let db = setup("repl_primary_reads").await;
+    let no_replicas = |t: String| t.replace("weight = 1", "weight = 0");
+    let never = inproc_proxy(|t| {
+        no_replicas(t).replacen("[proxy]\n", "[proxy]\nprimary_reads = \"never\"\n", 1)
+    })
+    .await;
+    // The driver itself reads (@@max_allowed_packet…) while connecting, so the error may
+    // come at connect time; either way it is the proxy's clear refusal.
+    let outcome = match mysql_async::Conn::new(opts(never.port, &db)).await {
+        Ok(mut c) => c.query_drop("SELECT v FROM r WHERE id = 1").await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Err(mysql_async::Error::Server(e)) => {
+            assert_eq!(e.code, 1105, "{e:?}");
+            assert!(e.message.contains("primary_reads"), "{}", e.message);
+        }
+        other => panic!("expected a clear error, got {other:?}"),
+    }
+
+    let fallback = inproc_proxy(no_replicas).await;
+    let before = rows_read(&db, "r");
+    reads(fallback.port, &db, 50).await;
+    let d = delta(&before, &rows_read(&db, "r"));
+    assert_eq!(
+        (d[0], d[1] + d[2]),
+        (50, 0),
+        "fallback reads on the primary: {d:?}"
+    );
+}
