@@ -83,6 +83,9 @@ pub enum ClusterError {
     /// A replica number outside `1..=replicas`.
     #[error("no replica {0} (replicas are numbered from 1)")]
     NoSuchReplica(usize),
+    /// No node has this name.
+    #[error("no node named `{0}` in this cluster")]
+    NoSuchNode(String),
     /// The request cannot work on this machine or with these settings.
     #[error("{0}")]
     Config(String),

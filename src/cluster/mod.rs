@@ -11,6 +11,7 @@
 //! them. Stopping only ever signals pids whose command line names `mariadbd` and this datadir.
 
 mod error;
+mod faults;
 mod node;
 mod process;
 mod sample;
@@ -71,6 +72,8 @@ pub struct Cluster {
     children: Vec<Child>,
     /// The OS (= MariaDB unix_socket) user that administers the servers over their sockets.
     socket_user: String,
+    /// `max_allowed_packet` the servers were started with (restarts keep it).
+    max_allowed_packet: u64,
 }
 
 impl Cluster {
@@ -118,6 +121,9 @@ impl Cluster {
             stop_on_drop: true,
             children: Vec::new(),
             socket_user: user.name.clone(),
+            max_allowed_packet: spec
+                .max_allowed_packet
+                .unwrap_or(DEFAULT_MAX_ALLOWED_PACKET),
         };
         cluster
             .start_nodes(start::Plan {
@@ -147,6 +153,7 @@ impl Cluster {
             stop_on_drop: false,
             children: Vec::new(),
             socket_user: file.socket_user,
+            max_allowed_packet: DEFAULT_MAX_ALLOWED_PACKET,
         })
     }
 

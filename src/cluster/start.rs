@@ -15,22 +15,22 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const PORT_RETRIES: usize = 5;
 
 /// Everything needed to start one node.
-struct Launch<'a> {
-    bin: &'a Binaries,
-    dir: &'a Path,
-    name: &'a str,
-    port: u16,
-    server_id: u32,
-    replica: bool,
-    max_allowed_packet: u64,
-    user: &'a OsUser,
+pub(super) struct Launch<'a> {
+    pub(super) bin: &'a Binaries,
+    pub(super) dir: &'a Path,
+    pub(super) name: &'a str,
+    pub(super) port: u16,
+    pub(super) server_id: u32,
+    pub(super) replica: bool,
+    pub(super) max_allowed_packet: u64,
+    pub(super) user: &'a OsUser,
 }
 
 impl Launch<'_> {
     /// Spawns `mariadbd` in its own process group with no stdio, so it outlives this process
     /// and a Ctrl-C in the terminal. Returns the node, the child (for reaping) and the length
     /// of the error log before the start (the new log begins there).
-    fn spawn(&self) -> Result<(NodeInfo, Child, u64), ClusterError> {
+    pub(super) fn spawn(&self) -> Result<(NodeInfo, Child, u64), ClusterError> {
         let datadir = self.dir.join(self.name);
         let err_log = self.dir.join(format!("{}.err", self.name));
         let offset = std::fs::metadata(&err_log).map(|m| m.len()).unwrap_or(0);

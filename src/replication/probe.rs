@@ -76,6 +76,13 @@ impl Probe {
     }
 
     fn failed(&mut self, why: String) -> ProbeResult {
+        if self.conn.is_none() && self.retry_at.is_some_and(|t| Instant::now() < t) {
+            // Still backing off: no attempt was made, so nothing new failed.
+            return ProbeResult {
+                error: Some(why),
+                ..ProbeResult::default()
+            };
+        }
         self.conn = None;
         self.failures = self.failures.saturating_add(1);
         let backoff = 100u64 << self.failures.min(6);

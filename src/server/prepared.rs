@@ -121,7 +121,11 @@ impl Session {
             _ => self.replica_for_execute(&decision, id).await,
         };
         let decision = match target {
-            Some(name) => Decision::new(Dest::Backend(name), decision.reason),
+            // Bound to that backend's statement id: no fallback, no retry elsewhere.
+            Some(name) => Decision {
+                follow: true,
+                ..Decision::new(Dest::Backend(name), decision.reason)
+            },
             None => Decision::new(Dest::Primary, decision.reason),
         };
         let backend_name = match &decision.dest {
@@ -214,6 +218,17 @@ impl Session {
         }?;
         if backend.role == crate::config::Role::Primary {
             return None;
+        }
+        // The execute will carry this backend's statement id, so it cannot move later:
+        // settle read-your-writes here, before committing to the replica.
+        if self.consistency == crate::config::Consistency::ReadYourWrites {
+            if !self.causal_position().await {
+                return None;
+            }
+            let idx = self.conn_to(&backend).await.ok()?;
+            if !self.causal_wait(idx).await {
+                return None;
+            }
         }
         let stmt = self.stmts.map.get(&id)?;
         if stmt.ids.iter().any(|(b, _, _)| *b == backend.name) {

@@ -231,3 +231,84 @@ async fn primary_reads_policy_when_no_replica_qualifies() {
         "fallback reads on the primary: {d:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_replica_costs_no_read_errors_and_comes_back() {
+    let _serial = SERIAL.lock().await;
+    let db = setup("repl_crash").await;
+    let p = inproc_proxy(|t| t.replace("interval_ms = 250", "interval_ms = 100")).await;
+    let replica1 = p.proxy.topology.load().get("replica1").cloned().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        replica1.state(),
+        rwproxy::replication::BackendState::Online,
+        "{:?}",
+        p.proxy.topology.load().health[1]
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (db, stop, port) = (db.clone(), stop.clone(), p.port);
+        readers.push(tokio::spawn(async move {
+            let mut c = mysql_async::Conn::new(opts(port, &db)).await.unwrap();
+            let (mut ok, mut errors) = (0u64, Vec::new());
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match c
+                    .query_first::<i64, _>(format!("SELECT v FROM r WHERE id = {}", ok % 100 + 1))
+                    .await
+                {
+                    Ok(Some(_)) => ok += 1,
+                    other => errors.push(format!("{other:?}")),
+                }
+            }
+            (ok, errors)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut cluster = rwproxy::cluster::Cluster::open(&env().cluster.dir).unwrap();
+    let started = Instant::now();
+    tokio::task::block_in_place(|| cluster.kill("replica1")).unwrap();
+    while replica1.state() != rwproxy::replication::BackendState::Down {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "replica1 never marked Down"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("crash to Down: {:?}", started.elapsed());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut total, mut errors) = (0, Vec::new());
+    for r in readers {
+        let (ok, errs) = r.await.unwrap();
+        total += ok;
+        errors.extend(errs);
+    }
+    assert!(
+        errors.is_empty(),
+        "{} client errors in {total} reads: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(3)]
+    );
+    assert!(total > 100, "the load ran: {total} reads");
+
+    cluster.restart("replica1").await.unwrap();
+    let started = Instant::now();
+    while replica1.state() != rwproxy::replication::BackendState::Online {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "replica1 never came back Online: {:?} {:?}",
+            replica1.state(),
+            p.proxy.topology.load().health[1]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    caught_up().await;
+    // Per-table counters do not survive a restart.
+    crate::harness::node_sql(&env().cluster, "replica1", "SET GLOBAL userstat = 1");
+    let before = rows_read(&db, "r");
+    reads(p.port, &db, 200).await;
+    let d = delta(&before, &rows_read(&db, "r"));
+    assert!(d[1] > 0, "replica1 serves reads again: {d:?}");
+}

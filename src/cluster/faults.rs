@@ -1,0 +1,60 @@
+//! Faults on demand for tests and demos: crash a node with SIGKILL, and start it again
+//! with the same port, server id and settings (replication resumes from its own state).
+
+use super::node::{Binaries, OsUser};
+use super::start::Launch;
+use super::{Cluster, ClusterError};
+use std::time::{Duration, Instant};
+
+impl Cluster {
+    fn index_of(&self, name: &str) -> Result<usize, ClusterError> {
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .ok_or_else(|| ClusterError::NoSuchNode(name.to_string()))
+    }
+
+    /// Kills node `name` with SIGKILL, as a crash would, and waits until it is gone.
+    pub fn kill(&mut self, name: &str) -> Result<(), ClusterError> {
+        let i = self.index_of(name)?;
+        let node = self.nodes[i].clone();
+        if node.is_running() {
+            super::process::signal(node.pid, libc::SIGKILL);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while node.is_running() && Instant::now() < deadline {
+            self.children
+                .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if node.is_running() {
+            return Err(ClusterError::StopFailed(vec![node.pid]));
+        }
+        Ok(())
+    }
+
+    /// Starts node `name` again (after [`kill`](Self::kill)) and waits until it accepts
+    /// logins; the state file is updated with its new pid.
+    pub async fn restart(&mut self, name: &str) -> Result<(), ClusterError> {
+        let i = self.index_of(name)?;
+        let bin = Binaries::find()?;
+        let user = OsUser::current()?;
+        let node = self.nodes[i].clone();
+        let dir = self.dir.clone();
+        let launch = Launch {
+            bin: &bin,
+            dir: &dir,
+            name: &node.name,
+            port: node.port,
+            server_id: node.server_id,
+            replica: i > 0,
+            max_allowed_packet: self.max_allowed_packet,
+            user: &user,
+        };
+        let (info, child, offset) = launch.spawn()?;
+        self.nodes[i] = info;
+        self.children.push(child);
+        self.wait_node_ready(i, offset).await?;
+        super::state::write(&self.dir, &self.socket_user, &self.nodes)
+    }
+}
