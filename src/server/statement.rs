@@ -246,9 +246,12 @@ impl Session {
                 Err(err) => return Err(self.fail(req, &err).await),
             };
             let is_primary = target.role == crate::config::Role::Primary;
-            let retryable = !is_primary && !self.state.in_transaction();
-            let causal =
-                !is_primary && self.consistency == crate::config::Consistency::ReadYourWrites;
+            // A follow-up (cursor fetch, an execute bound to this backend's statement id)
+            // must run on exactly this connection, next: no causal wait, no retry.
+            let retryable = !is_primary && !self.state.in_transaction() && !decision.follow;
+            let causal = !is_primary
+                && !decision.follow
+                && self.consistency == crate::config::Consistency::ReadYourWrites;
             if causal && !self.causal_position().await {
                 force_primary = true;
                 continue;
