@@ -112,6 +112,8 @@ pub struct ProxyConfig {
     pub consistency: Consistency,
     /// Whether the primary takes reads.
     pub primary_reads: PrimaryReads,
+    /// While no backend is writable (failover), how long a write waits for one.
+    pub write_hold_ms: u64,
     /// Largest packet (logical, after joining 16 MiB pieces) a client may send.
     pub max_allowed_packet: usize,
     /// PEM certificate chain for TLS; TLS is offered only when both cert and key are set.
@@ -135,6 +137,7 @@ impl Default for ProxyConfig {
             listen: "127.0.0.1:6033".into(),
             consistency: Consistency::default(),
             primary_reads: PrimaryReads::default(),
+            write_hold_ms: 3000,
             max_allowed_packet: DEFAULT_MAX_ALLOWED_PACKET,
             tls_cert: None,
             tls_key: None,

@@ -5,7 +5,6 @@
 //! proportional to the weights at any load, which is what a DBA tuning weights expects.
 
 use super::topology::{Backend, BackendState, Topology};
-use crate::config::Role;
 use rand::Rng;
 use std::sync::Arc;
 
@@ -27,6 +26,7 @@ pub fn pick_reader(
     max_lag_ms: Option<u64>,
     with_primary: bool,
 ) -> Option<Arc<Backend>> {
+    let writer = topology.writer();
     let eligible = || {
         topology
             .backends
@@ -38,7 +38,10 @@ pub fn pick_reader(
                     (Some(lag), None) => lag <= b.max_lag_ms(),
                     (None, _) => true,
                 };
-                let role_ok = b.role == Role::Replica || (with_primary && b.role == Role::Primary);
+                // Whoever takes writes now reads only when asked to (a promoted replica is
+                // the writer; a demoted primary is a reader).
+                let is_writer = writer.is_some_and(|w| Arc::ptr_eq(w, b));
+                let role_ok = !is_writer || with_primary;
                 let ok = role_ok
                     && b.weight() > 0
                     && b.state() == BackendState::Online

@@ -46,7 +46,8 @@ pub async fn run<H: TopologyHolder>(
             _ = tick.tick() => {}
             _ = cancel.cancelled() => break,
         }
-        let (results, written) = round(&mut probes, last_heartbeat).await;
+        let writer = holder.topology().load().writer().map(|w| w.name.clone());
+        let (results, written) = round(&mut probes, last_heartbeat, writer.as_deref()).await;
         if written.is_some() {
             last_heartbeat = written;
         }
@@ -58,13 +59,21 @@ pub async fn run<H: TopologyHolder>(
 }
 
 /// Probes the primary first (it writes the heartbeat), then the replicas concurrently.
-async fn round(probes: &mut Vec<Probe>, heartbeat: Option<u64>) -> (Vec<ProbeResult>, Option<u64>) {
+async fn round(
+    probes: &mut Vec<Probe>,
+    heartbeat: Option<u64>,
+    writer: Option<&str>,
+) -> (Vec<ProbeResult>, Option<u64>) {
     let mut results = vec![ProbeResult::default(); probes.len()];
     let mut written = None;
     let mut set = tokio::task::JoinSet::new();
     let mut taken = Vec::new();
     for (i, mut p) in std::mem::take(probes).into_iter().enumerate() {
-        if p.backend.role == Role::Primary {
+        let is_writer = match writer {
+            Some(w) => p.backend.name == w,
+            None => p.backend.role == Role::Primary,
+        };
+        if is_writer {
             let r = p.check_primary().await;
             written = r.heartbeat_written;
             results[i] = r;

@@ -152,6 +152,32 @@ impl Topology {
         self.backends.iter().find(|b| b.role == Role::Primary)
     }
 
+    /// The backend that takes writes now: the configured primary unless the monitor saw
+    /// it `read_only` (or it is down) while another backend is writable — a replica an
+    /// operator or failover tool promoted. None while no writable backend is known.
+    pub fn writer(&self) -> Option<&Arc<Backend>> {
+        let usable = |i: usize| {
+            !matches!(
+                self.backends[i].state(),
+                BackendState::Down | BackendState::Offline
+            )
+        };
+        let read_only = |i: usize| self.health.get(i).and_then(|h| h.read_only);
+        if let Some(i) = self.backends.iter().position(|b| b.role == Role::Primary) {
+            if read_only(i) != Some(true) && usable(i) {
+                return Some(&self.backends[i]);
+            }
+        }
+        (0..self.backends.len())
+            .find(|&i| read_only(i) == Some(false) && usable(i))
+            .map(|i| &self.backends[i])
+    }
+
+    /// True if `b` is the current writer.
+    pub fn is_writer(&self, b: &Backend) -> bool {
+        self.writer().is_some_and(|w| std::ptr::eq(w.as_ref(), b))
+    }
+
     /// A backend by name.
     pub fn get(&self, name: &str) -> Option<&Arc<Backend>> {
         self.backends.iter().find(|b| b.name == name)
@@ -163,5 +189,35 @@ impl Topology {
             backends: self.backends.clone(),
             health,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_writer_follows_read_only() {
+        let text = "[[users]]\nname = \"a\"\npassword = \"a\"\n\
+                    [[backends]]\nname = \"p\"\naddress = \"127.0.0.1:1\"\nrole = \"primary\"\n\
+                    [[backends]]\nname = \"r\"\naddress = \"127.0.0.1:2\"\nrole = \"replica\"\n";
+        let topo = Topology::from_config(&Config::parse(text, Path::new("t.toml")).unwrap());
+        assert_eq!(
+            topo.writer().unwrap().name,
+            "p",
+            "unknown health: the configured primary"
+        );
+        let mut h = topo.health.clone();
+        h[0].read_only = Some(true);
+        h[1].read_only = Some(true);
+        assert!(
+            topo.with_health(h.clone()).writer().is_none(),
+            "nobody writable"
+        );
+        h[1].read_only = Some(false);
+        let promoted = topo.with_health(h);
+        assert_eq!(promoted.writer().unwrap().name, "r", "a promoted replica");
+        assert!(promoted.is_writer(&promoted.backends[1]));
     }
 }

@@ -70,9 +70,18 @@ pub fn decide(
     rule: Option<&HintTarget>,
 ) -> Decision {
     if state.in_transaction() {
+        let reason = if state.read_only_transaction() {
+            "read-only-transaction"
+        } else {
+            "transaction"
+        };
         return match &state.txn_backend {
-            Some(b) => to(Dest::Backend(b.clone()), "read-only-transaction"),
-            None => to(Dest::Primary, "transaction"),
+            // Never split a transaction: the very connection it began on, no retry.
+            Some(b) => Decision {
+                follow: true,
+                ..to(Dest::Backend(b.clone()), reason)
+            },
+            None => to(Dest::Primary, reason),
         };
     }
     let hinted = c.hint.as_ref().and_then(|h| h.target.as_ref());

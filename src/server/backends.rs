@@ -18,14 +18,41 @@ use std::time::Duration;
 impl Session {
     /// The primary backend of the current topology.
     pub(crate) fn primary_backend(&self) -> Result<Arc<Backend>, ErrPacket> {
-        self.proxy
-            .topology
-            .load()
-            .primary()
+        let topo = self.proxy.topology.load();
+        topo.writer()
+            .or_else(|| topo.primary())
             .cloned()
             .ok_or_else(|| {
                 ErrPacket::new(CR_CONN_HOST_ERROR, "08S01", "no primary backend configured")
             })
+    }
+
+    /// The backend that takes writes; while none is writable (a failover in progress),
+    /// waits up to `[proxy] write_hold_ms` for one, then fails with a clear error.
+    pub(crate) async fn writer(&self) -> Result<Arc<Backend>, ErrPacket> {
+        let hold = Duration::from_millis(self.proxy.config.load().proxy.write_hold_ms);
+        let deadline = tokio::time::Instant::now() + hold;
+        loop {
+            if let Some(w) = self.proxy.topology.load().writer() {
+                return Ok(w.clone());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ErrPacket::new(
+                    1290,
+                    "HY000",
+                    format!(
+                        "rwproxy: no writable primary (every backend is read_only or down); waited {} ms (write_hold_ms)",
+                        hold.as_millis()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// True if `b` takes writes now.
+    pub(crate) fn is_writer(&self, b: &Backend) -> bool {
+        self.proxy.topology.load().is_writer(b)
     }
 
     /// Index in `self.conns` of a connection to `backend` that is in step with the

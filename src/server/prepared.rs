@@ -216,7 +216,7 @@ impl Session {
             Dest::Backend(name) => topo.get(name).cloned(),
             _ => crate::replication::balancer::pick_replica(&topo, &[], decision.max_lag_ms),
         }?;
-        if backend.role == crate::config::Role::Primary {
+        if self.is_writer(&backend) {
             return None;
         }
         // The execute will carry this backend's statement id, so it cannot move later:

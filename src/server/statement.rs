@@ -98,7 +98,7 @@ impl Session {
         let on_primary = self
             .conns
             .get(idx)
-            .is_some_and(|c| c.backend.role == crate::config::Role::Primary);
+            .is_some_and(|c| self.is_writer(&c.backend));
         if on_primary
             && (target == crate::router::Target::Primary || in_txn || self.state.in_transaction())
         {
@@ -236,8 +236,8 @@ impl Session {
         let mut force_primary = false;
         loop {
             let excluded: Vec<&str> = tried.iter().map(String::as_str).collect();
-            let resolved = if force_primary {
-                self.primary_backend()
+            let resolved = if force_primary || decision.dest == Dest::Primary {
+                self.writer().await
             } else {
                 self.resolve(decision, &excluded)
             };
@@ -245,7 +245,7 @@ impl Session {
                 Ok(b) => b,
                 Err(err) => return Err(self.fail(req, &err).await),
             };
-            let is_primary = target.role == crate::config::Role::Primary;
+            let is_primary = self.is_writer(&target);
             // A follow-up (cursor fetch, an execute bound to this backend's statement id)
             // must run on exactly this connection, next: no causal wait, no retry.
             let retryable = !is_primary && !self.state.in_transaction() && !decision.follow;
@@ -393,9 +393,9 @@ impl Session {
         if e.contains(Effects::USER_VAR_ASSIGN) {
             self.pin(Pin::UserVariable);
         }
-        let on = &self.conns[out.idx].backend;
-        if self.state.in_transaction() && on.role != crate::config::Role::Primary {
-            self.state.txn_backend = Some(on.name.clone());
+        // A transaction stays on the connection it began on, even if the writer changes.
+        if self.state.in_transaction() && self.state.txn_backend.is_none() {
+            self.state.txn_backend = Some(self.conns[out.idx].backend.name.clone());
         }
     }
 }

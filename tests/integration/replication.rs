@@ -312,3 +312,138 @@ async fn a_crashed_replica_costs_no_read_errors_and_comes_back() {
     let d = delta(&before, &rows_read(&db, "r"));
     assert!(d[1] > 0, "replica1 serves reads again: {d:?}");
 }
+
+/// Makes `to` the primary the way an operator would: the old one turns read_only, `to`
+/// catches up, stops replicating and turns writable, everyone else follows it.
+async fn switchover(from: &str, to: &str) {
+    let cluster = &env().cluster;
+    crate::harness::node_sql(cluster, from, "SET GLOBAL read_only = 1");
+    caught_up_to(from).await;
+    crate::harness::node_sql(
+        cluster,
+        to,
+        "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0",
+    );
+    let port = cluster
+        .nodes
+        .iter()
+        .find(|n| n.name == to)
+        .map(|n| n.port)
+        .unwrap();
+    for n in cluster.nodes.iter().filter(|n| n.name != to) {
+        crate::harness::node_sql(
+            cluster,
+            &n.name,
+            &format!(
+                "STOP SLAVE; CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={port}, \
+                 MASTER_USER='repl', MASTER_PASSWORD='repl', MASTER_USE_GTID=current_pos, \
+                 MASTER_CONNECT_RETRY=1; START SLAVE"
+            ),
+        );
+    }
+}
+
+/// Waits until every other node has applied `source`'s binlog.
+async fn caught_up_to(source: &str) {
+    let cluster = &env().cluster;
+    let pos = crate::harness::node_sql(cluster, source, "SELECT @@gtid_binlog_pos");
+    for n in cluster.nodes.iter().filter(|n| n.name != source) {
+        let r = crate::harness::node_sql(
+            cluster,
+            &n.name,
+            &format!("SELECT MASTER_GTID_WAIT('{}', 30)", pos.trim()),
+        );
+        assert_eq!(r.trim(), "0", "{} did not catch up with {source}", n.name);
+    }
+}
+
+/// Where a row with `v` is visible right now, straight from each server.
+fn holders(db: &str, v: i64) -> Vec<bool> {
+    let cluster = &env().cluster;
+    cluster
+        .nodes
+        .iter()
+        .map(|n| {
+            crate::harness::node_sql(
+                cluster,
+                &n.name,
+                &format!("SELECT COUNT(*) FROM {db}.w WHERE v = {v}"),
+            )
+            .trim()
+                == "1"
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_follow_a_promoted_replica_without_a_restart() {
+    let _serial = SERIAL.lock().await;
+    let db = setup("repl_switch").await;
+    let mut d = mysql_async::Conn::new(direct_opts("app", "app", Some(&db)))
+        .await
+        .unwrap();
+    d.query_drop("CREATE TABLE w (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    d.disconnect().await.unwrap();
+    caught_up().await;
+    let p = inproc_proxy(|t| t.replace("interval_ms = 250", "interval_ms = 100")).await;
+    let mut c = mysql_async::Conn::new(opts(p.port, &db)).await.unwrap();
+    c.query_drop("INSERT INTO w (v) VALUES (1)").await.unwrap();
+
+    switchover("primary", "replica1").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let writer = p.proxy.topology.load().writer().map(|w| w.name.clone());
+    // The same session, no reconnect: its write lands on the new primary at once.
+    c.query_drop("INSERT INTO w (v) VALUES (2)").await.unwrap();
+    let seen = holders(&db, 2);
+    assert!(
+        seen[1],
+        "the write reached replica1, the new primary: {seen:?} (writer {writer:?})"
+    );
+
+    switchover("replica1", "primary").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.query_drop("INSERT INTO w (v) VALUES (3)").await.unwrap();
+    assert!(holders(&db, 3)[0], "and back to the primary");
+    c.disconnect().await.unwrap();
+    caught_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_wait_for_a_writable_primary_then_fail_clearly() {
+    let _serial = SERIAL.lock().await;
+    let db = setup("repl_hold").await;
+    let p = inproc_proxy(|t| {
+        t.replace("interval_ms = 250", "interval_ms = 100")
+            .replacen("[proxy]\n", "[proxy]\nwrite_hold_ms = 400\n", 1)
+    })
+    .await;
+    let mut c = mysql_async::Conn::new(opts(p.port, &db)).await.unwrap();
+    crate::harness::node_sql(&env().cluster, "primary", "SET GLOBAL read_only = 1");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let err = c
+        .query_drop("UPDATE r SET v = v + 1 WHERE id = 1")
+        .await
+        .unwrap_err();
+    let held = started.elapsed();
+    crate::harness::node_sql(&env().cluster, "primary", "SET GLOBAL read_only = 0");
+    match err {
+        mysql_async::Error::Server(e) => {
+            assert_eq!(e.code, 1290, "{e:?}");
+            assert!(e.message.contains("no writable primary"), "{}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        held >= Duration::from_millis(350),
+        "held {held:?} before failing"
+    );
+    // Reads went on meanwhile, and writes resume once the primary is writable again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.query_drop("UPDATE r SET v = v + 1 WHERE id = 1")
+        .await
+        .unwrap();
+    c.disconnect().await.unwrap();
+}
