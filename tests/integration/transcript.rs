@@ -131,11 +131,17 @@ pub fn raw_text(p: &[u8]) -> String {
     p.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// SERVER_STATUS_METADATA_CHANGED: "this statement's columns changed since it was
+/// prepared". A read statement is prepared again lazily on the replica that runs it,
+/// possibly after the DDL already reached that replica, so the flag may legitimately be
+/// absent through the proxy; the columns themselves are compared in full.
+const SERVER_STATUS_METADATA_CHANGED: u16 = 0x0400;
+
 pub fn ok_of(conn: &Conn) -> Option<OkInfo> {
     conn.last_ok_packet().map(|o| OkInfo {
         affected: o.affected_rows(),
         last_insert_id: o.last_insert_id().unwrap_or(0),
-        status: o.status_flags().bits(),
+        status: o.status_flags().bits() & !SERVER_STATUS_METADATA_CHANGED,
         warnings: o.warnings(),
         info: o.info_str().map(|s| s.into_owned()).unwrap_or_default(),
     })
