@@ -33,6 +33,8 @@ pub struct Decision {
     pub reason: &'static str,
     /// The statement's own staleness bound (hint `rwproxy:max_lag_ms=N`).
     pub max_lag_ms: Option<u64>,
+    /// A position a replica must have applied first (hint `rwproxy:after_gtid`).
+    pub after_gtid: Option<String>,
     /// The request continues what an earlier one started on that very connection (a
     /// cursor, long data): nothing else may run there first, and it is never retried.
     pub follow: bool,
@@ -45,6 +47,7 @@ impl Decision {
             dest,
             reason,
             max_lag_ms: None,
+            after_gtid: None,
             follow: false,
         }
     }
@@ -125,6 +128,7 @@ pub fn decide(
     }
     Decision {
         max_lag_ms: c.hint.as_ref().and_then(|h| h.max_lag_ms),
+        after_gtid: c.hint.as_ref().and_then(|h| h.after_gtid.clone()),
         ..to(Dest::Replica, c.reason.as_str())
     }
 }

@@ -6,15 +6,13 @@
 //! and a replica connection that already waited for it does not wait again.
 
 use super::session::Session;
-use crate::config::Consistency;
 use crate::router::stats::RouteStats;
 
 impl Session {
     /// Notes that the session may have written on the primary.
     pub(crate) fn note_write(&mut self) {
-        if self.consistency == Consistency::ReadYourWrites {
-            self.state.causal_dirty = true;
-        }
+        // Also in "eventual" mode: @@rwproxy_last_gtid reports it, lazily.
+        self.state.causal_dirty = true;
     }
 
     /// Learns the primary's binlog position if the session wrote since it last asked.
@@ -47,6 +45,11 @@ impl Session {
         let Some(gtid) = self.state.causal_gtid.clone() else {
             return true;
         };
+        self.wait_for(idx, gtid).await
+    }
+
+    /// Makes the replica connection `idx` wait until it has applied `gtid`.
+    pub(crate) async fn wait_for(&mut self, idx: usize, gtid: String) -> bool {
         if self.conns[idx].waited_gtid.as_deref() == Some(gtid.as_str()) {
             return true;
         }

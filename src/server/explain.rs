@@ -24,7 +24,44 @@ pub fn explain_route_target(sql: &[u8]) -> Option<&[u8]> {
     Some(rest[5..].trim_ascii())
 }
 
+/// True for `SELECT @@rwproxy_last_gtid` (any case, optional `;`).
+pub fn asks_last_gtid(sql: &[u8]) -> bool {
+    let t = sql.trim_ascii();
+    let t = t.strip_suffix(b";").unwrap_or(t).trim_ascii();
+    let Some(rest) = t
+        .get(..6)
+        .filter(|h| h.eq_ignore_ascii_case(b"SELECT"))
+        .map(|_| &t[6..])
+    else {
+        return false;
+    };
+    rest.trim_ascii()
+        .eq_ignore_ascii_case(b"@@rwproxy_last_gtid")
+}
+
 impl Session {
+    /// Answers `SELECT @@rwproxy_last_gtid`: the primary's position after this session's
+    /// last write (NULL before any), to hand to another connection as
+    /// `/* rwproxy:after_gtid=… */`.
+    pub(crate) async fn answer_last_gtid(&mut self, seq: u8) -> Flow {
+        let _ = self.causal_position().await;
+        let row = vec![self.state.causal_gtid.clone()];
+        let packets = text_resultset(
+            &["@@rwproxy_last_gtid"],
+            &[row],
+            self.state.status,
+            self.caps,
+        );
+        let mut s = seq;
+        for p in &packets {
+            s = self.client.write_packet(s, p);
+        }
+        if self.client.flush().await.is_err() {
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+
     /// Answers EXPLAIN ROUTE with columns route, reason, hint, pins, transaction.
     pub(crate) async fn explain_route(&mut self, stmt: &[u8], seq: u8) -> Flow {
         let class = crate::router::classify::classify(stmt);
@@ -82,5 +119,7 @@ mod tests {
         );
         assert_eq!(explain_route_target(b"EXPLAIN SELECT 1"), None);
         assert_eq!(explain_route_target(b"EXPLAIN ROUTE"), None);
+        assert!(super::asks_last_gtid(b" select  @@RWPROXY_LAST_GTID ;"));
+        assert!(!super::asks_last_gtid(b"SELECT @@rwproxy_last_gtid, 1"));
     }
 }

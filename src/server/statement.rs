@@ -48,6 +48,9 @@ impl Session {
         if let Some((id, query_only)) = super::kill::parse_kill(sql) {
             return self.kill(id, query_only, seq.wrapping_add(1)).await;
         }
+        if super::explain::asks_last_gtid(sql) {
+            return self.answer_last_gtid(seq.wrapping_add(1)).await;
+        }
         if let Some(stmt) = super::explain::explain_route_target(sql) {
             return self.explain_route(stmt, seq.wrapping_add(1)).await;
         }
@@ -269,6 +272,12 @@ impl Session {
             if causal && !self.causal_wait(idx).await {
                 force_primary = true;
                 continue;
+            }
+            if let (false, Some(g)) = (is_primary || decision.follow, &decision.after_gtid) {
+                if !self.wait_for(idx, g.clone()).await {
+                    force_primary = true;
+                    continue;
+                }
             }
             self.publish_backend(idx);
             let stats = &self.proxy.route_stats;

@@ -188,6 +188,36 @@ async fn read_your_writes_with_delayed_replicas() {
     env().cluster.lag(2, 1).await.unwrap();
     let stale_ryw = insert_read_back(ryw.port, &db, 1000).await;
     let stale_eventual = insert_read_back(eventual.port, &db, 100).await;
+    // Causality across connections: the writer's token, handed to an "eventual" reader.
+    let mut writer = mysql_async::Conn::new(opts(ryw.port, &db)).await.unwrap();
+    let mut reader = mysql_async::Conn::new(opts(eventual.port, &db))
+        .await
+        .unwrap();
+    let mut stale_across = 0;
+    for i in 0..50 {
+        writer
+            .query_drop(format!("INSERT INTO w (v) VALUES ({})", 10_000 + i))
+            .await
+            .unwrap();
+        let token: Option<String> = writer
+            .query_first("SELECT @@rwproxy_last_gtid")
+            .await
+            .unwrap()
+            .flatten();
+        let token = token.expect("a position after a write");
+        let sql = format!(
+            "/* rwproxy:after_gtid={token} */ SELECT COUNT(*) FROM w WHERE v = {}",
+            10_000 + i
+        );
+        let n: i64 = reader.query_first(sql).await.unwrap().unwrap();
+        stale_across += usize::from(n != 1);
+    }
+    writer.disconnect().await.unwrap();
+    reader.disconnect().await.unwrap();
+    assert_eq!(
+        stale_across, 0,
+        "after_gtid from @@rwproxy_last_gtid saw stale data"
+    );
     env().cluster.unlag(1).await.unwrap();
     env().cluster.unlag(2).await.unwrap();
     eprintln!("stale reads: read-your-writes {stale_ryw}/1000, eventual {stale_eventual}/100");

@@ -28,6 +28,9 @@ pub struct Hint {
     pub target: Option<HintTarget>,
     /// `rwproxy:max_lag_ms=N`: the most replication lag this read accepts.
     pub max_lag_ms: Option<u64>,
+    /// `rwproxy:after_gtid=D-S-N[,…]`: a replica must have applied this position first
+    /// (causality carried across connections, e.g. from `@@rwproxy_last_gtid`).
+    pub after_gtid: Option<String>,
 }
 
 const PREFIX: &[u8] = b"rwproxy:";
@@ -65,7 +68,7 @@ pub(crate) fn leading(sql: &[u8]) -> (Option<Hint>, usize) {
         read_keys(body, &mut hint);
         pos += len;
     }
-    let found = hint.target.is_some() || hint.max_lag_ms.is_some();
+    let found = hint.target.is_some() || hint.max_lag_ms.is_some() || hint.after_gtid.is_some();
     (found.then_some(hint), pos)
 }
 
@@ -75,16 +78,28 @@ fn read_keys(body: &[u8], hint: &mut Hint) {
         return;
     }
     let mut on = false;
-    for item in body.split(|&b| is_space(b) || b == b',') {
-        let key = match strip_prefix_ci(item, PREFIX) {
-            Some(k) => {
-                on = true;
-                k
-            }
-            None if on => item,
-            None => continue,
+    for word in body.split(|&b| is_space(b)) {
+        // Commas separate keys, except inside an after_gtid list (`0-1-7,1-2-3`).
+        let gtid_list = |w: &[u8]| {
+            let w = strip_prefix_ci(w, PREFIX).unwrap_or(w);
+            w.len() > 11 && w[..11].eq_ignore_ascii_case(b"after_gtid=")
         };
-        apply(key, hint);
+        let items: Vec<&[u8]> = if gtid_list(word) {
+            vec![word]
+        } else {
+            word.split(|&b| b == b',').collect()
+        };
+        for item in items {
+            let key = match strip_prefix_ci(item, PREFIX) {
+                Some(k) => {
+                    on = true;
+                    k
+                }
+                None if on => item,
+                None => continue,
+            };
+            apply(key, hint);
+        }
     }
 }
 
@@ -101,6 +116,14 @@ fn apply(key: &[u8], hint: &mut Hint) {
         Some(v) if is("backend") && !v.is_empty() => {
             if let Ok(name) = std::str::from_utf8(v) {
                 hint.target = Some(HintTarget::Backend(name.to_owned()));
+            }
+        }
+        Some(v) if is("after_gtid") => {
+            let valid = !v.is_empty()
+                && v.iter()
+                    .all(|b| b.is_ascii_digit() || *b == b'-' || *b == b',');
+            if valid {
+                hint.after_gtid = std::str::from_utf8(v).ok().map(str::to_owned);
             }
         }
         Some(v) if is("max_lag_ms") => {
@@ -143,6 +166,12 @@ mod tests {
         assert_eq!(hint("SELECT /* rwproxy:primary */ 1"), None);
         assert_eq!(hint("/*!40101 rwproxy:primary */ SELECT 1"), None);
         assert_eq!(hint("/* rwproxy:max_lag_ms=x */ SELECT 1"), None);
+        let h = hint("/* rwproxy:after_gtid=0-1-7,1-2-3 */ SELECT 1").unwrap_or_default();
+        assert_eq!(h.after_gtid.as_deref(), Some("0-1-7,1-2-3"));
+        assert_eq!(
+            hint("/* rwproxy:after_gtid=0-1-7'; DROP */ SELECT 1").map(|h| h.after_gtid),
+            None
+        );
         let (_, pos) = leading(b"  /* a */ -- b\n SELECT");
         assert_eq!(pos, 16);
     }
