@@ -3,7 +3,7 @@
 
 use super::session::{Flow, Session};
 use crate::protocol::resultset::text_resultset;
-use crate::router::{self, Dest};
+use crate::router::Dest;
 
 /// The statement after `EXPLAIN ROUTE`, if `sql` is such a request.
 pub fn explain_route_target(sql: &[u8]) -> Option<&[u8]> {
@@ -46,31 +46,13 @@ impl Session {
     pub(crate) async fn answer_last_gtid(&mut self, seq: u8) -> Flow {
         let _ = self.causal_position().await;
         let row = vec![self.state.causal_gtid.clone()];
-        let packets = text_resultset(
-            &["@@rwproxy_last_gtid"],
-            &[row],
-            self.state.status,
-            self.caps,
-        );
-        let mut s = seq;
-        for p in &packets {
-            s = self.client.write_packet(s, p);
-        }
-        if self.client.flush().await.is_err() {
-            return Flow::Close;
-        }
-        Flow::Continue
+        self.send_rows(&["@@rwproxy_last_gtid"], &[row], seq).await
     }
 
     /// Answers EXPLAIN ROUTE with columns route, reason, hint, pins, transaction.
     pub(crate) async fn explain_route(&mut self, stmt: &[u8], seq: u8) -> Flow {
         let class = crate::router::classify::classify(stmt);
-        let d = router::decide(
-            &class,
-            &self.state,
-            self.consistency,
-            self.rule_for(stmt).as_ref().map(|r| &r.target),
-        );
+        let d = self.decide(&class, self.rule_for(stmt));
         let route = match &d.dest {
             Dest::Primary => "primary".to_string(),
             Dest::Replica => "replica".to_string(),
@@ -90,12 +72,17 @@ impl Session {
             pins,
             Some(txn.to_string()),
         ];
-        let packets = text_resultset(
+        self.send_rows(
             &["route", "reason", "hint", "pins", "transaction"],
             &[row],
-            self.state.status,
-            self.caps,
-        );
+            seq,
+        )
+        .await
+    }
+
+    /// Sends a small text result set the proxy made itself.
+    async fn send_rows(&mut self, columns: &[&str], rows: &[Vec<Option<String>>], seq: u8) -> Flow {
+        let packets = text_resultset(columns, rows, self.state.status, self.caps);
         let mut s = seq;
         for p in &packets {
             s = self.client.write_packet(s, p);

@@ -9,7 +9,7 @@ use super::session::{Flow, Session};
 use crate::protocol::constants::com::COM_STMT_PREPARE;
 use crate::protocol::response::ResponseKind;
 use crate::router::classify::Classification;
-use crate::router::{self, Decision, Dest};
+use crate::router::{Decision, Dest};
 use std::collections::HashMap;
 
 /// MariaDB's "the statement prepared last" id.
@@ -104,16 +104,9 @@ impl Session {
         }
         let class = stmt.class.clone();
         let rule = stmt.rule.clone();
-        let mut decision = router::decide(
-            &class,
-            &self.state,
-            self.consistency,
-            rule.as_ref().map(|r| &r.target),
-        );
-        if decision.max_lag_ms.is_none() {
-            decision.max_lag_ms = rule.and_then(|r| r.max_lag_ms);
-        }
-        if stmt.long_data {
+        let long_data = stmt.long_data;
+        let mut decision = self.decide(&class, rule);
+        if long_data {
             decision = Decision::new(Dest::Primary, "long-data");
         }
         let target = match &decision.dest {

@@ -68,16 +68,7 @@ impl Session {
             self.send_err(seq.wrapping_add(1), &err).await;
             return Flow::Continue;
         }
-        let rule = self.rule_for(sql);
-        let mut decision = router::decide(
-            &class,
-            &self.state,
-            self.consistency,
-            rule.as_ref().map(|r| &r.target),
-        );
-        if decision.max_lag_ms.is_none() {
-            decision.max_lag_ms = rule.and_then(|r| r.max_lag_ms);
-        }
+        let decision = self.decide(&class, self.rule_for(sql));
         let req = self.request(payload, seq, Some(ResponseKind::Query));
         let in_txn = self.state.in_transaction();
         match self.dispatch(&decision, &req).await {
@@ -107,6 +98,25 @@ impl Session {
         {
             self.note_write();
         }
+    }
+
+    /// Routes a classified statement for this session, with the matching rule's target
+    /// and, unless the statement has its own, the rule's staleness bound.
+    pub(crate) fn decide(
+        &self,
+        class: &Classification,
+        rule: Option<crate::router::rules::Rule>,
+    ) -> Decision {
+        let mut d = router::decide(
+            class,
+            &self.state,
+            self.consistency,
+            rule.as_ref().map(|r| &r.target),
+        );
+        if d.max_lag_ms.is_none() {
+            d.max_lag_ms = rule.and_then(|r| r.max_lag_ms);
+        }
+        d
     }
 
     /// The first `[[rules]]` entry matching `sql` for this session.
