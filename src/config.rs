@@ -196,6 +196,8 @@ pub struct MonitorConfig {
     pub interval_ms: u64,
     /// Longest a probe (connect or query) may take before the backend counts as down.
     pub timeout_ms: u64,
+    /// A readmitted replica's share ramps from 10% to its full weight over this long.
+    pub slow_start_ms: u64,
 }
 
 impl Default for MonitorConfig {
@@ -205,6 +207,7 @@ impl Default for MonitorConfig {
             password: "monitor".into(),
             interval_ms: 250,
             timeout_ms: 1000,
+            slow_start_ms: 5000,
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Choosing a replica for a read: weighted random over the replicas that may take reads
 //! now — weight > 0, state Online (the monitor's lag filter with hysteresis has already
 //! moved lagging replicas out), lag within the backend's limit and the statement's own
-//! bound — skipping any the caller has already tried. Weighted random keeps the spread
-//! proportional to the weights at any load, which is what a DBA tuning weights expects.
+//! bound — skipping any the caller has already tried. The draw is weighted random by each
+//! backend's effective weight: its configured weight, ramped up after readmission (slow
+//! start) and divided by 1 + outstanding/weight. Backends that keep up share requests
+//! exactly by weight; one that falls behind gets fewer new requests.
 
 use super::topology::{Backend, BackendState, Topology};
 use rand::Rng;
@@ -50,19 +52,23 @@ pub fn pick_reader(
                 ok.then_some(b)
             })
     };
-    let total: u64 = eligible().map(|b| b.weight() as u64).sum();
-    if total == 0 {
+    let slow = topology.slow_start_ms;
+    let total: f64 = eligible().map(|b| b.effective_weight(slow)).sum();
+    if total <= 0.0 {
         return None;
     }
-    let mut ticket = rand::rng().random_range(0..total);
+    let mut ticket = rand::rng().random_range(0.0..total);
+    let mut last = None;
     for b in eligible() {
-        let w = b.weight() as u64;
+        let w = b.effective_weight(slow);
         if ticket < w {
             return Some(b.clone());
         }
         ticket -= w;
+        last = Some(b);
     }
-    None
+    // Rounding (or a weight that changed under us): the last candidate.
+    last.cloned()
 }
 
 #[cfg(test)]
@@ -114,6 +120,30 @@ weight = 0
         let lagged = topo.with_health(health);
         assert_eq!(pick_replica(&lagged, &[], None).unwrap().name, "r2");
         assert!(pick_replica(&lagged, &[], Some(200)).is_none());
+        // Outstanding requests and slow start shrink a replica's share: r1 (weight 3)
+        // with 15 in flight weighs 3 / (1 + 15/3) = 0.5 against r2's 1.
+        topo.backends[1]
+            .outstanding
+            .store(15, std::sync::atomic::Ordering::Relaxed);
+        let r1 = (0..4000)
+            .filter(|_| pick_replica(&topo, &[], None).unwrap().name == "r1")
+            .count();
+        assert!((1150..1550).contains(&r1), "0.5 vs 1: r1 got {r1} of 4000");
+        topo.backends[1]
+            .outstanding
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        topo.backends[1].set_state(BackendState::Lagging);
+        topo.backends[1].set_state(BackendState::Online);
+        let mut slow = Topology::from_config(&Config::parse(text, Path::new("t.toml")).unwrap());
+        slow.backends = topo.backends.clone();
+        slow.slow_start_ms = 60_000;
+        let r1 = (0..4000)
+            .filter(|_| pick_replica(&slow, &[], None).unwrap().name == "r1")
+            .count();
+        assert!(
+            r1 < 1600,
+            "just readmitted: about 0.3 vs 1, r1 got {r1} of 4000"
+        );
         // State: a Down replica gets nothing.
         topo.backends[2].set_state(BackendState::Down);
         assert_eq!(pick_replica(&topo, &[], None).unwrap().name, "r1");

@@ -80,6 +80,13 @@ pub struct Backend {
     pub errors: AtomicU64,
     /// Connections opened.
     pub connects: AtomicU64,
+    /// Requests sent and not yet answered.
+    pub outstanding: AtomicU64,
+    /// Exponentially weighted mean response time, µs (the newest sample weighs 1/8).
+    pub latency_ewma_us: AtomicU64,
+    /// When the backend last became Online (ms since the epoch; 0 = since start):
+    /// the start of its slow start.
+    pub online_since_ms: AtomicU64,
 }
 
 impl Backend {
@@ -108,10 +115,71 @@ impl Backend {
         BackendState::from_u8(self.state.load(Ordering::Relaxed))
     }
 
-    /// Sets the state; returns the previous one.
+    /// Sets the state; returns the previous one. Coming back Online starts a slow start.
     pub fn set_state(&self, s: BackendState) -> BackendState {
-        BackendState::from_u8(self.state.swap(s as u8, Ordering::Relaxed))
+        let before = BackendState::from_u8(self.state.swap(s as u8, Ordering::Relaxed));
+        if s == BackendState::Online && before != BackendState::Online {
+            self.online_since_ms.store(now_ms(), Ordering::Relaxed);
+        }
+        before
     }
+
+    /// Marks a request sent; the guard marks it answered (or abandoned) when dropped,
+    /// and feeds its duration into the latency average.
+    pub fn begin_request(&self) -> InFlight<'_> {
+        self.outstanding.fetch_add(1, Ordering::Relaxed);
+        InFlight {
+            backend: self,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// The weight the balancer uses now: the configured weight `w`, ramped up linearly
+    /// over `slow_start_ms` after the backend came back Online, divided by
+    /// `1 + outstanding / w`. Load per unit of weight is what counts, so backends that
+    /// keep up share requests exactly by weight, and one that falls behind (its queue
+    /// grows faster than its weight) gets fewer new ones.
+    pub fn effective_weight(&self, slow_start_ms: u64) -> f64 {
+        let w = self.weight() as f64;
+        if w == 0.0 {
+            return 0.0;
+        }
+        let since = self.online_since_ms.load(Ordering::Relaxed);
+        let ramp = if since == 0 || slow_start_ms == 0 {
+            1.0
+        } else {
+            (now_ms().saturating_sub(since) as f64 / slow_start_ms as f64).clamp(0.1, 1.0)
+        };
+        w * ramp / (1.0 + self.outstanding.load(Ordering::Relaxed) as f64 / w)
+    }
+}
+
+/// A request in flight on a backend (see [`Backend::begin_request`]).
+pub struct InFlight<'a> {
+    backend: &'a Backend,
+    started: std::time::Instant,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let b = self.backend;
+        b.outstanding.fetch_sub(1, Ordering::Relaxed);
+        let sample = self.started.elapsed().as_micros() as u64;
+        let old = b.latency_ewma_us.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            old - old / 8 + sample / 8
+        };
+        b.latency_ewma_us.store(new, Ordering::Relaxed);
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// An immutable snapshot of all backends and their last known health.
@@ -121,6 +189,8 @@ pub struct Topology {
     pub backends: Vec<Arc<Backend>>,
     /// Health per backend, same order.
     pub health: Vec<Health>,
+    /// `[monitor] slow_start_ms`: how long a readmitted backend takes to full weight.
+    pub slow_start_ms: u64,
 }
 
 impl Topology {
@@ -140,11 +210,18 @@ impl Topology {
                     queries: AtomicU64::new(0),
                     errors: AtomicU64::new(0),
                     connects: AtomicU64::new(0),
+                    outstanding: AtomicU64::new(0),
+                    latency_ewma_us: AtomicU64::new(0),
+                    online_since_ms: AtomicU64::new(0),
                 })
             })
             .collect();
         let health = vec![Health::default(); backends.len()];
-        Topology { backends, health }
+        Topology {
+            backends,
+            health,
+            slow_start_ms: config.monitor.slow_start_ms,
+        }
     }
 
     /// The primary (a validated config has exactly one).
@@ -188,6 +265,7 @@ impl Topology {
         Topology {
             backends: self.backends.clone(),
             health,
+            slow_start_ms: self.slow_start_ms,
         }
     }
 }

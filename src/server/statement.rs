@@ -296,7 +296,10 @@ impl Session {
             } else {
                 &stats.to_replica
             });
-            match forward::forward(&mut self.client, &mut self.conns[idx], req).await {
+            let in_flight = target.begin_request();
+            let forwarded = forward::forward(&mut self.client, &mut self.conns[idx], req).await;
+            drop(in_flight);
+            match forwarded {
                 Ok(walker) => {
                     self.state.observe(walker.status, walker.ok.as_ref());
                     self.state.last_backend = Some(target.name.clone());
