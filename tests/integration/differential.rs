@@ -195,7 +195,11 @@ impl Ctx {
     }
 
     /// Opens a raw protocol connection of this side (login outcome recorded).
+    ///
+    /// The raw connection is a second session: what the first one wrote reaches the
+    /// replicas a moment later, so they catch up first (read-your-writes is per session).
     pub async fn raw(&mut self, caps: u32) -> Option<RawConn> {
+        crate::harness::caught_up().await;
         let schema = self.schema.clone();
         let r = RawConn::connect(self.side.port(), "app", "app", Some(&schema), caps).await;
         match r {
