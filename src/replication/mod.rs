@@ -2,6 +2,7 @@
 //! replica. Health, lag and GTID awareness build on these.
 
 pub mod balancer;
+pub mod gtid;
 pub mod monitor;
 pub mod probe;
 pub mod topology;

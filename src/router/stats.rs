@@ -18,6 +18,8 @@ pub struct RouteStats {
     pub causal_waits: AtomicU64,
     /// Of those, the ones the replica did not catch up in time (read went to the primary).
     pub causal_timeouts: AtomicU64,
+    /// Reads whose replica the monitor had already seen past the session's last write.
+    pub causal_skips: AtomicU64,
     /// Statements classified as unknown or unparseable (sent to the primary).
     pub unknown: AtomicU64,
     /// Sessions pinned to the primary, per [`Pin`].
@@ -46,6 +48,7 @@ impl RouteStats {
             ("unknown".to_string(), get(&self.unknown)),
             ("causal_waits".to_string(), get(&self.causal_waits)),
             ("causal_timeouts".to_string(), get(&self.causal_timeouts)),
+            ("causal_skips".to_string(), get(&self.causal_skips)),
         ];
         for p in Pin::ALL {
             v.push((format!("pin_{}", p.as_str()), get(&self.pins[p as usize])));

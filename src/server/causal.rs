@@ -53,6 +53,20 @@ impl Session {
         if self.conns[idx].waited_gtid.as_deref() == Some(gtid.as_str()) {
             return true;
         }
+        // The monitor's last look at this replica already shows the position applied
+        // (positions only grow): no need to ask the server.
+        let seen = {
+            let topo = self.proxy.topology.load();
+            let name = &self.conns[idx].backend.name;
+            let i = topo.backends.iter().position(|b| &b.name == name);
+            i.and_then(|i| topo.health.get(i))
+                .and_then(|h| h.gtid.clone())
+        };
+        if seen.is_some_and(|pos| crate::replication::gtid::reached(&pos, &gtid)) {
+            RouteStats::bump(&self.proxy.route_stats.causal_skips);
+            self.conns[idx].waited_gtid = Some(gtid);
+            return true;
+        }
         let stats = &self.proxy.route_stats;
         RouteStats::bump(&stats.causal_waits);
         let timeout = self.proxy.config.load().proxy.causal_wait_ms as f64 / 1000.0;
