@@ -164,6 +164,27 @@ impl BackendConn {
         payload: &[u8],
         kind: ResponseKind,
     ) -> Result<ResponseWalker, PoolError> {
+        self.exchange(payload, kind, None).await
+    }
+
+    /// Runs a statement whose result the proxy reads itself; returns the text rows.
+    pub async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PoolError> {
+        let mut p = vec![COM_QUERY];
+        p.extend_from_slice(sql.as_bytes());
+        let mut rows = Vec::new();
+        self.exchange(&p, ResponseKind::Query, Some(&mut rows))
+            .await?;
+        Ok(rows)
+    }
+
+    /// Sends `payload`, walks the response to its end, and collects text rows into
+    /// `rows` when given.
+    async fn exchange(
+        &mut self,
+        payload: &[u8],
+        kind: ResponseKind,
+        mut rows: Option<&mut Vec<Vec<Option<String>>>>,
+    ) -> Result<ResponseWalker, PoolError> {
         self.conn.write_packet(0, payload);
         self.conn.flush().await.map_err(|e| self.proto(e))?;
         let mut walker = ResponseWalker::new(kind, self.caps);
@@ -175,41 +196,8 @@ impl BackendConn {
                 .await
                 .map_err(|e| self.proto(e))?;
             seq = pkt.seq.wrapping_add(1);
-            match walker.feed(&pkt.payload).map_err(|e| self.proto(e))? {
-                Step::More => {}
-                Step::Done if walker.error.is_some() => {
-                    let err = ErrPacket::parse(&pkt.payload).map_err(|e| self.proto(e))?;
-                    return Err(PoolError::Refused {
-                        backend: self.backend.name.clone(),
-                        err,
-                    });
-                }
-                Step::Done => return Ok(walker),
-                Step::LocalInfile => {
-                    return Err(self.proto(ProtocolError::Malformed("unexpected file request")))
-                }
-            }
-        }
-    }
-
-    /// Runs a statement whose result the proxy reads itself; returns the text rows.
-    pub async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PoolError> {
-        let mut p = vec![COM_QUERY];
-        p.extend_from_slice(sql.as_bytes());
-        self.conn.write_packet(0, &p);
-        self.conn.flush().await.map_err(|e| self.proto(e))?;
-        let mut walker = ResponseWalker::new(ResponseKind::Query, self.caps);
-        let mut rows = Vec::new();
-        let mut seq = 1u8;
-        loop {
-            let pkt = self
-                .conn
-                .read_packet(seq, 1 << 26)
-                .await
-                .map_err(|e| self.proto(e))?;
-            seq = pkt.seq.wrapping_add(1);
             let step = walker.feed(&pkt.payload).map_err(|e| self.proto(e))?;
-            if walker.last_was_row {
+            if let (true, Some(rows)) = (walker.last_was_row, rows.as_mut()) {
                 rows.push(text_row(&pkt.payload));
             }
             match step {
@@ -221,7 +209,7 @@ impl BackendConn {
                         err,
                     });
                 }
-                Step::Done => return Ok(rows),
+                Step::Done => return Ok(walker),
                 Step::LocalInfile => {
                     return Err(self.proto(ProtocolError::Malformed("unexpected file request")))
                 }

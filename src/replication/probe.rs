@@ -119,17 +119,29 @@ impl Probe {
             .map_err(|e| e.to_string())
     }
 
-    /// Primary: read_only, GTID position, and a heartbeat write.
-    pub async fn check_primary(&mut self) -> ProbeResult {
-        let rows = match self.rows("SELECT @@read_only, @@gtid_binlog_pos").await {
+    /// `@@read_only` and the GTID position variable `gtid_var`: the start of every probe.
+    async fn position(&mut self, gtid_var: &str) -> Result<ProbeResult, ProbeResult> {
+        let rows = match self
+            .rows(&format!("SELECT @@read_only, @@{gtid_var}"))
+            .await
+        {
             Ok(r) => r,
-            Err(e) => return self.failed(e),
+            Err(e) => return Err(self.failed(e)),
         };
         let mut r = ProbeResult::default();
         if let Some(row) = rows.first() {
             r.health.read_only = row.get::<i64, _>(0).map(|v| v != 0);
             r.health.gtid = row.get::<String, _>(1);
         }
+        Ok(r)
+    }
+
+    /// Primary: read_only, GTID position, and a heartbeat write.
+    pub async fn check_primary(&mut self) -> ProbeResult {
+        let mut r = match self.position("gtid_binlog_pos").await {
+            Ok(r) => r,
+            Err(failed) => return failed,
+        };
         if !self.heartbeat_ready {
             let setup = "CREATE DATABASE IF NOT EXISTS rwproxy; CREATE TABLE IF NOT EXISTS \
                          rwproxy.heartbeat (id INT PRIMARY KEY, ts BIGINT NOT NULL) ENGINE=InnoDB";
@@ -154,15 +166,10 @@ impl Probe {
     /// Replica: read_only, replication threads, GTID position and lag. `heartbeat` is
     /// the primary's previous heartbeat, which a caught-up replica has applied.
     pub async fn check_replica(&mut self, heartbeat: Option<u64>) -> ProbeResult {
-        let rows = match self.rows("SELECT @@read_only, @@gtid_current_pos").await {
+        let mut r = match self.position("gtid_current_pos").await {
             Ok(r) => r,
-            Err(e) => return self.failed(e),
+            Err(failed) => return failed,
         };
-        let mut r = ProbeResult::default();
-        if let Some(row) = rows.first() {
-            r.health.read_only = row.get::<i64, _>(0).map(|v| v != 0);
-            r.health.gtid = row.get::<String, _>(1);
-        }
         let status = match self.rows("SHOW REPLICA STATUS").await {
             Ok(rows) => rows.into_iter().next(),
             Err(e) => return self.failed(e),

@@ -10,7 +10,7 @@ use crate::protocol::constants::errors::CR_SERVER_LOST;
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::response::{ResponseKind, ResponseWalker};
 use crate::replication::{balancer, Backend};
-use crate::router::classify::{Classification, Effects};
+use crate::router::classify::{Classification, Effects, Reason};
 use crate::router::session::{Pin, SessionCommand};
 use crate::router::stats::RouteStats;
 use crate::router::{self, Decision, Dest};
@@ -302,7 +302,10 @@ impl Session {
             match forwarded {
                 Ok(walker) => {
                     self.state.observe(walker.status, walker.ok.as_ref());
-                    self.state.last_backend = Some(target.name.clone());
+                    // Set only on a change: no allocation per statement.
+                    if self.state.last_backend.as_deref() != Some(target.name.as_str()) {
+                        self.state.last_backend = Some(target.name.clone());
+                    }
                     return Ok(Outcome { walker, idx });
                 }
                 Err(ForwardError::Client(_)) => {
@@ -323,10 +326,7 @@ impl Session {
                         tried.push(target.name.clone());
                         continue;
                     }
-                    if !sent
-                        && req.kind.is_some()
-                        && !self.handle.killed.load(std::sync::atomic::Ordering::SeqCst)
-                    {
+                    if !sent && req.kind.is_some() {
                         let err = ErrPacket::new(
                             CR_SERVER_LOST,
                             "08S01",
@@ -375,8 +375,8 @@ impl Session {
     /// Updates the session from a statement that completed.
     pub(crate) fn after(&mut self, class: &Classification, payload: &[u8], out: &Outcome) {
         if matches!(
-            class.reason.as_str(),
-            "unparseable" | "unknown-statement" | "unknown-function"
+            class.reason,
+            Reason::Unparseable | Reason::UnknownStatement | Reason::UnknownFunction
         ) {
             RouteStats::bump(&self.proxy.route_stats.unknown);
         }
@@ -398,7 +398,7 @@ impl Session {
             }
         }
         if text
-            && class.reason.as_str() == "ddl"
+            && class.reason == Reason::Ddl
             && drops_schema(&payload[1..], self.state.schema.as_deref())
         {
             self.pin(Pin::SchemaDropped);
