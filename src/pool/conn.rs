@@ -37,7 +37,19 @@ pub struct BackendConn {
     pub applied: usize,
     /// The last GTID position this connection waited for (read-your-writes).
     pub waited_gtid: Option<String>,
+    /// Its OKs report `last_gtid` (see `TRACK_LAST_GTID`), so a committing statement's
+    /// GTID is known without asking; false until set, and after anything that may have
+    /// changed `session_track_system_variables`.
+    pub gtid_tracked: bool,
 }
+
+/// Adds `last_gtid` to the session's tracked variables, keeping the others (the
+/// client's own tracking of schema, charset and so on must go on working).
+pub const TRACK_LAST_GTID: &str = "SET SESSION session_track_system_variables = \
+    IF(@@session_track_system_variables = '*' \
+       OR FIND_IN_SET('last_gtid', @@session_track_system_variables), \
+       @@session_track_system_variables, \
+       CONCAT_WS(',', NULLIF(@@session_track_system_variables, ''), 'last_gtid'))";
 
 impl BackendConn {
     /// Connects and logs in, bounded by `timeout`.
@@ -79,7 +91,7 @@ impl BackendConn {
             .await
             .map_err(|_| timed_out())??;
         backend.connects.fetch_add(1, Ordering::Relaxed);
-        Ok(BackendConn {
+        let mut conn = BackendConn {
             conn,
             key,
             thread_id: done.greeting.connection_id,
@@ -89,8 +101,42 @@ impl BackendConn {
             reusable: true,
             applied: 0,
             waited_gtid: None,
+            gtid_tracked: false,
             backend,
-        })
+        };
+        match tokio::time::timeout(timeout, conn.track_gtids()).await {
+            Ok(done) => done?,
+            Err(_) => {
+                return Err(PoolError::Timeout {
+                    backend: conn.backend.name.clone(),
+                    address: conn.backend.address.clone(),
+                    ms: timeout.as_millis() as u64,
+                })
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Turns on `last_gtid` tracking where the server can report it (MariaDB with
+    /// CLIENT_SESSION_TRACK); elsewhere the proxy asks for positions instead.
+    pub async fn track_gtids(&mut self) -> Result<(), PoolError> {
+        self.gtid_tracked = false;
+        if !self.can_track_gtids() {
+            return Ok(());
+        }
+        match self.query(TRACK_LAST_GTID).await {
+            Ok(_) => self.gtid_tracked = true,
+            // An old server without the variable: the position is asked for instead.
+            Err(PoolError::Refused { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// MariaDB reports `last_gtid` in OKs to a connection with CLIENT_SESSION_TRACK.
+    fn can_track_gtids(&self) -> bool {
+        self.caps & crate::protocol::constants::caps::CLIENT_SESSION_TRACK != 0
+            && self.server_version.contains("MariaDB")
     }
 
     fn proto(&self, source: ProtocolError) -> PoolError {
@@ -104,6 +150,11 @@ impl BackendConn {
     async fn simple(&mut self, payload: &[u8]) -> Result<(), PoolError> {
         self.conn.write_packet(0, payload);
         self.conn.flush().await.map_err(|e| self.proto(e))?;
+        self.simple_reply().await
+    }
+
+    /// Reads a one-packet reply; ERR becomes `Refused`.
+    async fn simple_reply(&mut self) -> Result<(), PoolError> {
         let reply = self
             .conn
             .read_packet(1, 1 << 24)
@@ -129,9 +180,33 @@ impl BackendConn {
     }
 
     /// COM_RESET_CONNECTION: drops variables, temporary tables, prepared statements,
-    /// locks and open transactions; keeps the schema.
+    /// locks and open transactions; keeps the schema. GTID tracking is turned back on
+    /// and the schema read back, in the same round trip (the requests are pipelined).
     pub async fn reset(&mut self) -> Result<(), PoolError> {
-        self.simple(&[COM_RESET_CONNECTION]).await
+        let track = self.can_track_gtids();
+        self.gtid_tracked = false;
+        self.conn.write_packet(0, &[COM_RESET_CONNECTION]);
+        if track {
+            self.conn.write_packet(0, &query_payload(TRACK_LAST_GTID));
+        }
+        self.conn
+            .write_packet(0, &query_payload("SELECT DATABASE()"));
+        self.conn.flush().await.map_err(|e| self.proto(e))?;
+        self.simple_reply().await?;
+        if track {
+            match self.receive(ResponseKind::Query, None).await {
+                Ok(_) => self.gtid_tracked = true,
+                Err(PoolError::Refused { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut rows = Vec::new();
+        self.receive(ResponseKind::Query, Some(&mut rows)).await?;
+        self.schema = rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next().flatten());
+        Ok(())
     }
 
     /// COM_CHANGE_USER to `who`, following the auth exchange.
@@ -169,10 +244,8 @@ impl BackendConn {
 
     /// Runs a statement whose result the proxy reads itself; returns the text rows.
     pub async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PoolError> {
-        let mut p = vec![COM_QUERY];
-        p.extend_from_slice(sql.as_bytes());
         let mut rows = Vec::new();
-        self.exchange(&p, ResponseKind::Query, Some(&mut rows))
+        self.exchange(&query_payload(sql), ResponseKind::Query, Some(&mut rows))
             .await?;
         Ok(rows)
     }
@@ -183,10 +256,19 @@ impl BackendConn {
         &mut self,
         payload: &[u8],
         kind: ResponseKind,
-        mut rows: Option<&mut Vec<Vec<Option<String>>>>,
+        rows: Option<&mut Vec<Vec<Option<String>>>>,
     ) -> Result<ResponseWalker, PoolError> {
         self.conn.write_packet(0, payload);
         self.conn.flush().await.map_err(|e| self.proto(e))?;
+        self.receive(kind, rows).await
+    }
+
+    /// Walks one response to its end, collecting text rows into `rows` when given.
+    async fn receive(
+        &mut self,
+        kind: ResponseKind,
+        mut rows: Option<&mut Vec<Vec<Option<String>>>>,
+    ) -> Result<ResponseWalker, PoolError> {
         let mut walker = ResponseWalker::new(kind, self.caps);
         let mut seq = 1u8;
         loop {
@@ -216,6 +298,22 @@ impl BackendConn {
             }
         }
     }
+}
+
+/// A COM_QUERY payload for `sql`.
+fn query_payload(sql: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(1 + sql.len());
+    p.push(COM_QUERY);
+    p.extend_from_slice(sql.as_bytes());
+    p
+}
+
+/// True when a client's statement may change which variables the server reports in
+/// OKs (then `last_gtid` may no longer be among them).
+pub fn touches_tracking(sql: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"session_track";
+    sql.windows(NEEDLE.len())
+        .any(|w| w.eq_ignore_ascii_case(NEEDLE))
 }
 
 /// Decodes a text-protocol row (the proxy's own small queries only).

@@ -133,18 +133,10 @@ impl Pool {
 
     /// Returns a connection after COM_RESET_CONNECTION succeeds on it; drops it otherwise.
     pub async fn checkin(&self, mut conn: BackendConn) {
+        // RESET keeps the schema, which a COM_QUERY `USE` may have moved: reset()
+        // reads it back.
         if !conn.reusable || conn.reset().await.is_err() {
             return;
-        }
-        // A COM_QUERY `USE` may have moved it, and RESET keeps the schema: learn it.
-        match conn.query("SELECT DATABASE()").await {
-            Ok(rows) => {
-                conn.schema = rows
-                    .into_iter()
-                    .next()
-                    .and_then(|r| r.into_iter().next().flatten())
-            }
-            Err(_) => return,
         }
         conn.applied = 0;
         conn.waited_gtid = None;

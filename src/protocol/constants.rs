@@ -75,6 +75,8 @@ pub mod status {
     pub const SERVER_STATUS_CURSOR_EXISTS: u16 = 0x0040;
     /// The last row of a cursor was sent.
     pub const SERVER_STATUS_LAST_ROW_SENT: u16 = 0x0080;
+    /// The statement dropped the session's current schema.
+    pub const SERVER_STATUS_DB_DROPPED: u16 = 0x0100;
     /// The transaction is read-only.
     pub const SERVER_STATUS_IN_TRANS_READONLY: u16 = 0x2000;
     /// Session state information follows in the OK packet.

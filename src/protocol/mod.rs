@@ -12,6 +12,7 @@ pub mod packet;
 pub mod packets;
 pub mod response;
 pub mod resultset;
+pub mod session_track;
 pub mod wire;
 
 pub use packet::PacketConn;

@@ -74,6 +74,13 @@ pub struct ResponseWalker {
     pub params: Option<u16>,
     /// True when the packet just fed was a row.
     pub last_was_row: bool,
+    /// True when the packet just fed was an OK (or an OK-style terminator).
+    pub last_was_ok: bool,
+    /// The last `last_gtid` any OK of the response reported (MariaDB session tracking):
+    /// the GTID of a transaction the statement committed.
+    pub last_gtid: Option<String>,
+    /// An OK said the session's current schema was dropped (SERVER_STATUS_DB_DROPPED).
+    pub schema_dropped: bool,
 }
 
 impl ResponseWalker {
@@ -95,6 +102,9 @@ impl ResponseWalker {
             statement_id: None,
             params: None,
             last_was_row: false,
+            last_was_ok: false,
+            last_gtid: None,
+            schema_dropped: false,
         }
     }
 
@@ -125,6 +135,7 @@ impl ResponseWalker {
 
     fn logical(&mut self, p: &[u8], whole: bool) -> Result<Step, ProtocolError> {
         self.last_was_row = false;
+        self.last_was_ok = false;
         let first = *p
             .first()
             .ok_or(ProtocolError::Malformed("empty response packet"))?;
@@ -136,7 +147,12 @@ impl ResponseWalker {
         match (self.kind, self.state) {
             (_, State::Finished) => Err(ProtocolError::Malformed("packet after end of response")),
             (ResponseKind::Single, _) => {
-                if first == 0x00 || first == 0xfe {
+                if first == 0x00 {
+                    if let Ok(ok) = parse_ok(p, self.caps) {
+                        self.status = Some(ok.status);
+                        self.take_ok(ok);
+                    }
+                } else if first == 0xfe {
                     self.status = parse_ok(p, self.caps).ok().map(|o| o.status);
                 }
                 self.finish()
@@ -175,7 +191,9 @@ impl ResponseWalker {
                 let st = terminator_status(p, self.caps)?;
                 self.status = Some(st);
                 if self.deprecate_eof() {
-                    self.ok = parse_ok(p, self.caps).ok();
+                    if let Ok(ok) = parse_ok(p, self.caps) {
+                        self.take_ok(ok);
+                    }
                 }
                 if st & SERVER_MORE_RESULTS_EXISTS != 0 && self.kind != ResponseKind::Rows {
                     self.state = State::First;
@@ -201,11 +219,25 @@ impl ResponseWalker {
         let ok = parse_ok(p, self.caps)?;
         self.status = Some(ok.status);
         let more = ok.status & SERVER_MORE_RESULTS_EXISTS != 0;
-        self.ok = Some(ok);
+        self.take_ok(ok);
         if more {
             return Ok(Step::More);
         }
         self.finish()
+    }
+
+    /// Keeps an OK's data, moving a tracked `last_gtid` out of its variables: it says
+    /// what the statement committed, not a session setting to remember.
+    fn take_ok(&mut self, mut ok: OkInfo) {
+        self.last_was_ok = true;
+        self.schema_dropped |= ok.status & SERVER_STATUS_DB_DROPPED != 0;
+        if let Some(i) = ok.variables.iter().position(|(n, _)| n == "last_gtid") {
+            let (_, gtid) = ok.variables.swap_remove(i);
+            if !gtid.is_empty() {
+                self.last_gtid = Some(gtid);
+            }
+        }
+        self.ok = Some(ok);
     }
 
     fn prepare_ok(&mut self, p: &[u8]) -> Result<Step, ProtocolError> {

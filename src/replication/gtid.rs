@@ -14,6 +14,33 @@ pub fn reached(pos: &str, target: &str) -> bool {
         .all(|(d, seq)| have.iter().any(|(hd, hseq)| hd == d && hseq >= seq))
 }
 
+/// `pos` with `gtid` (one `domain-server-seq`) folded in: its domain's entry replaced
+/// when `gtid` is newer, added when the domain is new. A session's causal position is
+/// built this way from the GTIDs its commits report, so a later commit in one domain
+/// never hides an earlier one in another. An unparseable `gtid` leaves `pos` as it is.
+pub fn merge(pos: Option<&str>, gtid: &str) -> String {
+    let Some(new) = parse(gtid).filter(|g| g.len() == 1) else {
+        return pos.unwrap_or_default().to_string();
+    };
+    let domain = new[0].0;
+    let mut out: Vec<&str> = Vec::new();
+    let mut replaced = false;
+    for entry in pos.unwrap_or_default().split(',').map(str::trim) {
+        match parse(entry).as_deref() {
+            Some([(d, seq)]) if *d == domain => {
+                replaced = true;
+                out.push(if *seq > new[0].1 { entry } else { gtid.trim() });
+            }
+            Some([_]) => out.push(entry),
+            _ => {}
+        }
+    }
+    if !replaced {
+        out.push(gtid.trim());
+    }
+    out.join(",")
+}
+
 fn parse(list: &str) -> Option<Vec<(u32, u64)>> {
     list.split(',')
         .map(str::trim)
@@ -30,7 +57,18 @@ fn parse(list: &str) -> Option<Vec<(u32, u64)>> {
 
 #[cfg(test)]
 mod tests {
-    use super::reached;
+    use super::{merge, reached};
+
+    #[test]
+    fn merging_commits_into_a_position() {
+        assert_eq!(merge(None, "0-1-7"), "0-1-7");
+        assert_eq!(merge(Some("0-1-7"), "0-1-9"), "0-1-9");
+        assert_eq!(merge(Some("0-1-9"), "0-2-8"), "0-1-9", "never goes back");
+        assert_eq!(merge(Some("0-1-9"), "1-1-2"), "0-1-9,1-1-2");
+        assert_eq!(merge(Some("0-1-9,1-1-2"), "1-1-3"), "0-1-9,1-1-3");
+        assert_eq!(merge(Some("0-1-9"), "junk"), "0-1-9");
+        assert_eq!(merge(Some(""), "0-1-1"), "0-1-1");
+    }
 
     #[test]
     fn per_domain_comparison() {

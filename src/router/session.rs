@@ -167,7 +167,8 @@ impl SessionState {
         }
         if let Some(ok) = ok {
             if let Some(schema) = &ok.schema {
-                self.schema = Some(schema.clone());
+                // An empty name: the current schema was dropped.
+                self.schema = (!schema.is_empty()).then(|| schema.clone());
             }
             for (name, value) in &ok.variables {
                 self.variables.retain(|(n, _)| n != name);

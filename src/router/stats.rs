@@ -20,6 +20,9 @@ pub struct RouteStats {
     pub causal_timeouts: AtomicU64,
     /// Reads whose replica the monitor had already seen past the session's last write.
     pub causal_skips: AtomicU64,
+    /// Times a session had to ask the primary for its binlog position because its
+    /// connection did not report the GTIDs of its commits (`last_gtid` tracking off).
+    pub causal_asks: AtomicU64,
     /// Statements classified as unknown or unparseable (sent to the primary).
     pub unknown: AtomicU64,
     /// Sessions pinned to the primary, per [`Pin`].
@@ -49,6 +52,7 @@ impl RouteStats {
             ("causal_waits".to_string(), get(&self.causal_waits)),
             ("causal_timeouts".to_string(), get(&self.causal_timeouts)),
             ("causal_skips".to_string(), get(&self.causal_skips)),
+            ("causal_asks".to_string(), get(&self.causal_asks)),
         ];
         for p in Pin::ALL {
             v.push((format!("pin_{}", p.as_str()), get(&self.pins[p as usize])));

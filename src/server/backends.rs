@@ -6,6 +6,7 @@
 use super::session::Session;
 use crate::pool::login::FORMAT_CAPS;
 use crate::pool::{BackendConn, PoolError, PoolKey};
+use crate::protocol::constants::caps::CLIENT_SESSION_TRACK;
 use crate::protocol::constants::com::COM_QUERY;
 use crate::protocol::constants::errors::CR_CONN_HOST_ERROR;
 use crate::protocol::packets::ErrPacket;
@@ -68,7 +69,10 @@ impl Session {
                 let key = PoolKey {
                     backend: backend.name.clone(),
                     user: self.login.user.clone(),
-                    caps: self.caps & FORMAT_CAPS,
+                    // Always with session tracking: OKs then report what a write
+                    // committed (`last_gtid`); a client that did not ask for it gets
+                    // OKs without it (see `forward`).
+                    caps: (self.caps & FORMAT_CAPS) | CLIENT_SESSION_TRACK,
                     ext_caps: self.ext_caps,
                     charset: self.charset,
                 };
@@ -148,6 +152,9 @@ async fn replay(conn: &mut BackendConn, history: &[SessionCommand]) -> Result<()
             _ => ResponseKind::Single,
         };
         conn.exec_quiet(cmd.payload(), kind).await?;
+        if crate::pool::conn::touches_tracking(cmd.payload()) {
+            conn.gtid_tracked = false;
+        }
         conn.applied += 1;
     }
     Ok(())

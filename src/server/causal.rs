@@ -15,6 +15,13 @@ impl Session {
         self.state.causal_dirty = true;
     }
 
+    /// Notes a commit on the primary whose GTID its OK reported: the session's causal
+    /// position moves to include it, with no question to the server.
+    pub(crate) fn note_commit(&mut self, gtid: &str) {
+        let pos = crate::replication::gtid::merge(self.state.causal_gtid.as_deref(), gtid);
+        self.state.causal_gtid = Some(pos);
+    }
+
     /// Learns the primary's binlog position if the session wrote since it last asked.
     /// Returns false when it cannot (the read should then go to the primary).
     pub(crate) async fn causal_position(&mut self) -> bool {
@@ -27,6 +34,7 @@ impl Session {
         let Ok(idx) = self.conn_to(&primary).await else {
             return false;
         };
+        RouteStats::bump(&self.proxy.route_stats.causal_asks);
         let pos = match self.conns[idx].query("SELECT @@gtid_binlog_pos").await {
             Ok(rows) => rows
                 .into_iter()

@@ -8,6 +8,7 @@ use crate::pool::BackendConn;
 use crate::protocol::packet::header;
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::response::{ResponseKind, ResponseWalker, Step};
+use crate::protocol::session_track::{rewrite_ok, Strip};
 use crate::protocol::{PacketConn, ProtocolError};
 use bytes::Buf;
 
@@ -45,6 +46,9 @@ pub struct Request<'a> {
     pub local_files: bool,
     /// Largest file packet accepted from the client.
     pub max_packet: usize,
+    /// What to cut from OKs' session-state data: backend connections always track
+    /// `last_gtid` (read-your-writes), which the client did not ask for.
+    pub strip: Strip,
 }
 
 /// Sends `req` on `backend` and relays the response to `client`.
@@ -63,6 +67,11 @@ pub async fn forward(
         req.local_files
             && matches!(req.payload.split_first(), Some((&0x03, sql)) if asks_for_local_file(sql))
     };
+    // The proxy's `last_gtid` entries exist only where it turned tracking on.
+    let strip = match req.strip {
+        Strip::LastGtid if !backend.gtid_tracked => Strip::Nothing,
+        s => s,
+    };
     target.count_query();
     match req.patched {
         Some(parts) => backend.conn.write_packet_parts(0, parts),
@@ -79,6 +88,8 @@ pub async fn forward(
         backend.conn.fill_packet().await.map_err(|e| be(e, sent))?;
         let buf = backend.conn.read_buf();
         let mut off = 0;
+        // Start of the bytes not yet handed to the client (a rewritten OK moves it).
+        let mut from = 0;
         let mut step = Step::More;
         while let Some((len, seq)) = header(&buf[off..]) {
             if buf.len() < off + 4 + len {
@@ -94,16 +105,26 @@ pub async fn forward(
                 // Keep the file request from the client; refuse it below.
                 break;
             }
+            if strip != Strip::Nothing && walker.last_was_ok {
+                if let Some(plain) = rewrite_ok(payload, strip) {
+                    client.write_raw(&buf[from..off]);
+                    client.write_packet(seq, &plain);
+                    from = off + 4 + len;
+                }
+            }
             off += 4 + len;
             if step != Step::More {
                 break;
             }
         }
         if off > 0 {
-            client
-                .send_raw(&buf[..off])
-                .await
-                .map_err(ForwardError::Client)?;
+            let out = if from == 0 {
+                client.send_raw(&buf[..off]).await
+            } else {
+                client.write_raw(&buf[from..off]);
+                client.flush().await
+            };
+            out.map_err(ForwardError::Client)?;
             backend.conn.read_buf().advance(off);
             sent = true;
         }

@@ -225,6 +225,11 @@ impl Session {
         }
         conn.reusable = false;
         conn.applied = 0;
+        // The server reset the session's variables, GTID tracking included.
+        if conn.track_gtids().await.is_err() {
+            self.conns.clear();
+            return;
+        }
         self.state = crate::router::SessionState::new(self.state.schema.clone());
         self.stmts = Default::default();
         // The server put the session's character set back to its default: replicas must

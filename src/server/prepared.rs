@@ -171,7 +171,7 @@ impl Session {
         let in_txn = self.state.in_transaction();
         let result = self.dispatch(&decision, &req).await;
         if let Ok(out) = &result {
-            self.note_if_write(class.target, in_txn, out.idx);
+            self.note_if_write(class.target, in_txn, out);
             self.after(&class, payload, out);
         }
         let ran_on = result

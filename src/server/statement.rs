@@ -5,10 +5,11 @@
 use super::forward::{self, ForwardError, Request};
 use super::session::{Flow, Session};
 use crate::config::PrimaryReads;
-use crate::protocol::constants::caps::CLIENT_LOCAL_FILES;
+use crate::protocol::constants::caps::{CLIENT_LOCAL_FILES, CLIENT_SESSION_TRACK};
 use crate::protocol::constants::errors::CR_SERVER_LOST;
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::response::{ResponseKind, ResponseWalker};
+use crate::protocol::session_track::Strip;
 use crate::replication::{balancer, Backend};
 use crate::router::classify::{Classification, Effects, Reason};
 use crate::router::session::{Pin, SessionCommand};
@@ -23,23 +24,6 @@ pub(crate) struct Outcome {
     pub walker: ResponseWalker,
     /// Index of the connection it ran on.
     pub idx: usize,
-}
-
-/// True when `sql` is `DROP DATABASE|SCHEMA [IF EXISTS] <schema>`.
-fn drops_schema(sql: &[u8], schema: Option<&str>) -> bool {
-    let Some(schema) = schema else { return false };
-    let text = String::from_utf8_lossy(sql);
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
-    if !is(0, "DROP") || !(is(1, "DATABASE") || is(1, "SCHEMA")) {
-        return false;
-    }
-    let name = if is(2, "IF") && is(3, "EXISTS") {
-        words.get(4)
-    } else {
-        words.get(2)
-    };
-    name.map(|n| n.trim_end_matches(';').trim_matches('`')) == Some(schema)
 }
 
 impl Session {
@@ -74,7 +58,7 @@ impl Session {
         match self.dispatch(&decision, &req).await {
             Ok(out) => {
                 self.after(&class, payload, &out);
-                self.note_if_write(class.target, in_txn, out.idx);
+                self.note_if_write(class.target, in_txn, &out);
                 Flow::Continue
             }
             Err(flow) => flow,
@@ -87,14 +71,21 @@ impl Session {
         &mut self,
         target: crate::router::Target,
         in_txn: bool,
-        idx: usize,
+        out: &Outcome,
     ) {
-        let on_primary = self
-            .conns
-            .get(idx)
-            .is_some_and(|c| self.is_writer(&c.backend));
-        if on_primary
-            && (target == crate::router::Target::Primary || in_txn || self.state.in_transaction())
+        let Some(conn) = self.conns.get(out.idx) else {
+            return;
+        };
+        if !self.is_writer(&conn.backend) {
+            return;
+        }
+        if conn.gtid_tracked {
+            // The connection reports what it commits: a statement that committed nothing
+            // leaves nothing to wait for.
+            if let Some(gtid) = &out.walker.last_gtid {
+                self.note_commit(gtid);
+            }
+        } else if target == crate::router::Target::Primary || in_txn || self.state.in_transaction()
         {
             self.note_write();
         }
@@ -174,6 +165,10 @@ impl Session {
         match self.dispatch(&decision, &req).await {
             Ok(out) => {
                 if out.walker.error.is_none() {
+                    // The reset turned the connection's GTID tracking off again.
+                    if self.conns[out.idx].track_gtids().await.is_err() {
+                        self.discard(out.idx);
+                    }
                     self.release_replicas();
                     self.state.reset();
                     self.stmts = Default::default();
@@ -201,6 +196,11 @@ impl Session {
             kind,
             local_files: self.caps & CLIENT_LOCAL_FILES != 0,
             max_packet: self.max_packet,
+            strip: if self.caps & CLIENT_SESSION_TRACK == 0 {
+                Strip::All
+            } else {
+                Strip::LastGtid
+            },
         }
     }
 
@@ -385,6 +385,10 @@ impl Session {
         }
         let e = class.effects;
         let text = payload.first() == Some(&crate::protocol::constants::com::COM_QUERY);
+        if e.contains(Effects::SESSION_STATE) && crate::pool::conn::touches_tracking(payload) {
+            // `last_gtid` may no longer be reported: positions are asked for instead.
+            self.conns[out.idx].gtid_tracked = false;
+        }
         if e.contains(Effects::SESSION_STATE) {
             if !text {
                 self.pin(Pin::PreparedSessionChange);
@@ -397,10 +401,8 @@ impl Session {
                 );
             }
         }
-        if text
-            && class.reason == Reason::Ddl
-            && drops_schema(&payload[1..], self.state.schema.as_deref())
-        {
+        if out.walker.schema_dropped {
+            // The session has no schema now, but its other connections still do.
             self.pin(Pin::SchemaDropped);
         }
         if e.contains(Effects::CREATE_TEMP_TABLE) {

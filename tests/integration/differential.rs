@@ -224,7 +224,7 @@ impl Ctx {
         self.push([match r {
             Ok(ps) => Event::Raw(
                 ps.iter()
-                    .map(|p| raw_text(&mask_raw_statement_id(p)))
+                    .map(|p| raw_text(&sorted_session_state(&mask_raw_statement_id(p))))
                     .collect(),
             ),
             Err(e) => Event::Failed(format!("raw: {:?}", e.kind())),

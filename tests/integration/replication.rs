@@ -187,6 +187,16 @@ async fn read_your_writes_with_delayed_replicas() {
     env().cluster.lag(1, 1).await.unwrap();
     env().cluster.lag(2, 1).await.unwrap();
     let stale_ryw = insert_read_back(ryw.port, &db, 1000).await;
+    let stats = &ryw.proxy.route_stats;
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    // Each read learned its write's GTID from the committing OK (mysql_async does not
+    // track session state: the proxy's backend connection did, and the client got OKs
+    // without it), never by asking the primary.
+    assert_eq!(get(&stats.causal_asks), 0, "positions asked for");
+    assert!(
+        get(&stats.causal_waits) + get(&stats.causal_skips) >= 1000,
+        "every read after a write waited for (or was known past) that write"
+    );
     let stale_eventual = insert_read_back(eventual.port, &db, 100).await;
     // Causality across connections: the writer's token, handed to an "eventual" reader.
     let mut writer = mysql_async::Conn::new(opts(ryw.port, &db)).await.unwrap();

@@ -169,6 +169,47 @@ pub fn mask_raw_statement_id(p: &[u8]) -> Vec<u8> {
     p.to_vec()
 }
 
+/// An OK packet with its session-state entries in a fixed order. The server lists tracked
+/// variables in an order that varies between connections (it changes, for one, with the
+/// set of variables a connection tracks), so only the entries themselves are compared.
+pub fn sorted_session_state(p: &[u8]) -> Vec<u8> {
+    use rwproxy::protocol::wire::Reader;
+    let sorted = || -> Option<Vec<u8>> {
+        let mut r = Reader::new(p);
+        if r.u8().ok()? != 0 {
+            return None;
+        }
+        r.lenenc().ok()?;
+        r.lenenc().ok()?;
+        let status = r.u16().ok()?;
+        r.u16().ok()?;
+        if status & 0x4000 == 0 {
+            return None;
+        }
+        r.lenenc_bytes().ok()?;
+        let head = p.len() - r.remaining();
+        let state = r.lenenc_bytes().ok()?;
+        let mut entries = Vec::new();
+        let mut s = Reader::new(state);
+        while s.remaining() > 0 {
+            let start = state.len() - s.remaining();
+            s.u8().ok()?;
+            s.lenenc_bytes().ok()?;
+            entries.push(&state[start..state.len() - s.remaining()]);
+        }
+        entries.sort();
+        Some(
+            [
+                &p[..head],
+                &p[head..p.len() - state.len()],
+                &entries.concat(),
+            ]
+            .concat(),
+        )
+    };
+    sorted().unwrap_or_else(|| p.to_vec())
+}
+
 pub fn failure(e: mysql_async::Error) -> Event {
     match e {
         mysql_async::Error::Server(s) if s.code == ER_UNKNOWN_STMT_HANDLER => Event::Err {
