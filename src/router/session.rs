@@ -101,9 +101,10 @@ pub struct SessionState {
     pub txn_backend: Option<String>,
     /// Backend that ran the previous statement (FOUND_ROWS, SHOW WARNINGS follow it).
     pub last_backend: Option<String>,
-    /// The session wrote since `causal_gtid` was read from the primary.
+    /// The session wrote since `causal_gtid` was last brought up to date, and the
+    /// position must be asked of the primary.
     pub causal_dirty: bool,
-    /// The primary's binlog position after the session's last write.
+    /// The position (per GTID domain) the session's writes reached on the primary.
     pub causal_gtid: Option<String>,
 }
 
@@ -180,7 +181,17 @@ impl SessionState {
     /// Forgets what COM_RESET_CONNECTION clears: variables, history, pins, transaction
     /// (the schema stays, so it becomes the starting schema).
     pub fn reset(&mut self) {
-        *self = SessionState::new(self.schema.clone());
+        self.restart(self.schema.clone());
+    }
+
+    /// A fresh state starting in `schema` (a reset, a change of user), except for what
+    /// the session wrote: its reads must still see that (read-your-writes).
+    pub fn restart(&mut self, schema: Option<String>) {
+        let dirty = self.causal_dirty;
+        let gtid = self.causal_gtid.take();
+        *self = SessionState::new(schema);
+        self.causal_dirty = dirty;
+        self.causal_gtid = gtid;
     }
 }
 
@@ -206,9 +217,15 @@ mod tests {
         assert_eq!(s.schema.as_deref(), Some("shop"));
         s.add_pin(Pin::TempTable);
         s.record(SessionCommand::Query(Bytes::from_static(b"\x03SET @a=1")));
+        s.causal_gtid = Some("0-1-5".into());
         s.reset();
         assert!(s.variables.is_empty() && s.history.is_empty() && s.pin().is_none());
         assert_eq!(s.initial_schema.as_deref(), Some("shop"));
+        assert_eq!(
+            s.causal_gtid.as_deref(),
+            Some("0-1-5"),
+            "a reset does not undo writes"
+        );
     }
 
     #[test]

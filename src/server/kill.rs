@@ -183,7 +183,7 @@ impl Session {
         if let Some(cs) = cu.charset {
             self.charset = cs as u8;
         }
-        self.state = crate::router::SessionState::new(cu.database.clone());
+        self.state.restart(cu.database.clone());
         *self.handle.user.lock().unwrap_or_else(|e| e.into_inner()) = cu.user;
         if let Err(err) = self.connect_primary().await {
             self.send_err(seq, &err).await;
@@ -230,7 +230,7 @@ impl Session {
             self.conns.clear();
             return;
         }
-        self.state = crate::router::SessionState::new(self.state.schema.clone());
+        self.state.restart(self.state.schema.clone());
         self.stmts = Default::default();
         // The server put the session's character set back to its default: replicas must
         // get the same, so it goes into the history.
