@@ -114,7 +114,13 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    // A fixed global-queue interval (tokio's default) also turns off the scheduler's
+    // self-tuning, which computes a float power on every worker tick.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .global_queue_interval(31)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");

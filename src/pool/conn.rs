@@ -61,7 +61,7 @@ impl BackendConn {
         timeout: Duration,
     ) -> Result<BackendConn, PoolError> {
         let timed_out = || PoolError::Timeout {
-            backend: backend.name.clone(),
+            backend: backend.name.to_string(),
             address: backend.address.clone(),
             ms: timeout.as_millis() as u64,
         };
@@ -69,7 +69,7 @@ impl BackendConn {
             let tcp = TcpStream::connect(&backend.address)
                 .await
                 .map_err(|source| PoolError::Connect {
-                    backend: backend.name.clone(),
+                    backend: backend.name.to_string(),
                     address: backend.address.clone(),
                     source,
                 })?;
@@ -108,7 +108,7 @@ impl BackendConn {
             Ok(done) => done?,
             Err(_) => {
                 return Err(PoolError::Timeout {
-                    backend: conn.backend.name.clone(),
+                    backend: conn.backend.name.to_string(),
                     address: conn.backend.address.clone(),
                     ms: timeout.as_millis() as u64,
                 })
@@ -141,7 +141,7 @@ impl BackendConn {
 
     fn proto(&self, source: ProtocolError) -> PoolError {
         PoolError::Protocol {
-            backend: self.backend.name.clone(),
+            backend: self.backend.name.to_string(),
             source,
         }
     }
@@ -163,7 +163,7 @@ impl BackendConn {
         if reply.payload.first() == Some(&0xff) {
             let err = ErrPacket::parse(&reply.payload).map_err(|e| self.proto(e))?;
             return Err(PoolError::Refused {
-                backend: self.backend.name.clone(),
+                backend: self.backend.name.to_string(),
                 err,
             });
         }
@@ -287,7 +287,7 @@ impl BackendConn {
                 Step::Done if walker.error.is_some() => {
                     let err = ErrPacket::parse(&pkt.payload).map_err(|e| self.proto(e))?;
                     return Err(PoolError::Refused {
-                        backend: self.backend.name.clone(),
+                        backend: self.backend.name.to_string(),
                         err,
                     });
                 }

@@ -81,7 +81,7 @@ impl PoolError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
     /// Backend name.
-    pub backend: String,
+    pub backend: std::sync::Arc<str>,
     /// Backend user.
     pub user: String,
     /// Capability flags that change packet formats or semantics.

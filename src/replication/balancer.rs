@@ -48,27 +48,29 @@ pub fn pick_reader(
                     && b.weight() > 0
                     && b.state() == BackendState::Online
                     && fresh
-                    && !exclude.contains(&b.name.as_str());
+                    && !exclude.contains(&&*b.name);
                 ok.then_some(b)
             })
     };
+    // One pass, weighted reservoir sampling: candidate i replaces the choice with
+    // probability w_i / (sum of weights so far), so each ends up chosen with
+    // probability w_i / total, without a second pass or a list of candidates.
     let slow = topology.slow_start_ms;
-    let total: f64 = eligible().map(|b| b.effective_weight(slow)).sum();
-    if total <= 0.0 {
-        return None;
-    }
-    let mut ticket = rand::rng().random_range(0.0..total);
-    let mut last = None;
+    let mut now = None;
+    let mut rng = rand::rng();
+    let mut total = 0.0;
+    let mut chosen = None;
     for b in eligible() {
-        let w = b.effective_weight(slow);
-        if ticket < w {
-            return Some(b.clone());
+        let w = b.effective_weight(slow, &mut now);
+        if w <= 0.0 {
+            continue;
         }
-        ticket -= w;
-        last = Some(b);
+        total += w;
+        if rng.random::<f64>() * total < w {
+            chosen = Some(b);
+        }
     }
-    // Rounding (or a weight that changed under us): the last candidate.
-    last.cloned()
+    chosen.cloned()
 }
 
 #[cfg(test)]
@@ -107,18 +109,24 @@ weight = 0
         let mut r1 = 0;
         for _ in 0..4000 {
             let b = pick_replica(&topo, &[], None).unwrap();
-            assert_ne!(b.name, "r3");
-            r1 += usize::from(b.name == "r1");
+            assert_ne!(&*b.name, "r3");
+            r1 += usize::from(&*b.name == "r1");
         }
         assert!((2700..3300).contains(&r1), "r1 got {r1} of 4000");
-        assert_eq!(pick_replica(&topo, &["r1"], None).unwrap().name, "r2");
+        assert_eq!(
+            pick_replica(&topo, &["r1"], None).unwrap().name.as_ref(),
+            "r2"
+        );
         assert!(pick_replica(&topo, &["r1", "r2"], None).is_none());
         // Lag: over the backend's limit (default 1000) or the statement's bound.
         let mut health = topo.health.clone();
         health[1].lag_ms = Some(1500);
         health[2].lag_ms = Some(300);
         let lagged = topo.with_health(health);
-        assert_eq!(pick_replica(&lagged, &[], None).unwrap().name, "r2");
+        assert_eq!(
+            pick_replica(&lagged, &[], None).unwrap().name.as_ref(),
+            "r2"
+        );
         assert!(pick_replica(&lagged, &[], Some(200)).is_none());
         // Outstanding requests and slow start shrink a replica's share: r1 (weight 3)
         // with 15 in flight weighs 3 / (1 + 15/3) = 0.5 against r2's 1.
@@ -126,7 +134,7 @@ weight = 0
             .outstanding
             .store(15, std::sync::atomic::Ordering::Relaxed);
         let r1 = (0..4000)
-            .filter(|_| pick_replica(&topo, &[], None).unwrap().name == "r1")
+            .filter(|_| pick_replica(&topo, &[], None).unwrap().name.as_ref() == "r1")
             .count();
         assert!((1150..1550).contains(&r1), "0.5 vs 1: r1 got {r1} of 4000");
         topo.backends[1]
@@ -138,7 +146,7 @@ weight = 0
         slow.backends = topo.backends.clone();
         slow.slow_start_ms = 60_000;
         let r1 = (0..4000)
-            .filter(|_| pick_replica(&slow, &[], None).unwrap().name == "r1")
+            .filter(|_| pick_replica(&slow, &[], None).unwrap().name.as_ref() == "r1")
             .count();
         assert!(
             r1 < 1600,
@@ -146,6 +154,6 @@ weight = 0
         );
         // State: a Down replica gets nothing.
         topo.backends[2].set_state(BackendState::Down);
-        assert_eq!(pick_replica(&topo, &[], None).unwrap().name, "r1");
+        assert_eq!(pick_replica(&topo, &[], None).unwrap().name.as_ref(), "r1");
     }
 }

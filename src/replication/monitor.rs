@@ -70,7 +70,7 @@ async fn round(
     let mut taken = Vec::new();
     for (i, mut p) in std::mem::take(probes).into_iter().enumerate() {
         let is_writer = match writer {
-            Some(w) => p.backend.name == w,
+            Some(w) => &*p.backend.name == w,
             None => p.backend.role == Role::Primary,
         };
         if is_writer {

@@ -63,7 +63,7 @@ pub struct Health {
 #[derive(Debug)]
 pub struct Backend {
     /// Name from the config.
-    pub name: String,
+    pub name: Arc<str>,
     /// `host:port`.
     pub address: String,
     /// Primary or replica.
@@ -138,8 +138,9 @@ impl Backend {
     /// over `slow_start_ms` after the backend came back Online, divided by
     /// `1 + outstanding / w`. Load per unit of weight is what counts, so backends that
     /// keep up share requests exactly by weight, and one that falls behind (its queue
-    /// grows faster than its weight) gets fewer new ones.
-    pub fn effective_weight(&self, slow_start_ms: u64) -> f64 {
+    /// grows faster than its weight) gets fewer new ones. `now` caches the clock
+    /// (milliseconds since the epoch) across the backends of one pick.
+    pub fn effective_weight(&self, slow_start_ms: u64, now: &mut Option<u64>) -> f64 {
         let w = self.weight() as f64;
         if w == 0.0 {
             return 0.0;
@@ -148,7 +149,9 @@ impl Backend {
         let ramp = if since == 0 || slow_start_ms == 0 {
             1.0
         } else {
-            (now_ms().saturating_sub(since) as f64 / slow_start_ms as f64).clamp(0.1, 1.0)
+            // The clock is read once per pick, and only when a backend is ramping up.
+            let now = *now.get_or_insert_with(now_ms);
+            (now.saturating_sub(since) as f64 / slow_start_ms as f64).clamp(0.1, 1.0)
         };
         w * ramp / (1.0 + self.outstanding.load(Ordering::Relaxed) as f64 / w)
     }
@@ -201,7 +204,7 @@ impl Topology {
             .iter()
             .map(|b| {
                 Arc::new(Backend {
-                    name: b.name.clone(),
+                    name: b.name.as_str().into(),
                     address: b.address.clone(),
                     role: b.role,
                     weight: AtomicU32::new(b.weight),
@@ -257,7 +260,7 @@ impl Topology {
 
     /// A backend by name.
     pub fn get(&self, name: &str) -> Option<&Arc<Backend>> {
-        self.backends.iter().find(|b| b.name == name)
+        self.backends.iter().find(|b| &*b.name == name)
     }
 
     /// The same backends with new health.
@@ -282,7 +285,7 @@ mod tests {
                     [[backends]]\nname = \"r\"\naddress = \"127.0.0.1:2\"\nrole = \"replica\"\n";
         let topo = Topology::from_config(&Config::parse(text, Path::new("t.toml")).unwrap());
         assert_eq!(
-            topo.writer().unwrap().name,
+            &*topo.writer().unwrap().name,
             "p",
             "unknown health: the configured primary"
         );
@@ -295,7 +298,7 @@ mod tests {
         );
         h[1].read_only = Some(false);
         let promoted = topo.with_health(h);
-        assert_eq!(promoted.writer().unwrap().name, "r", "a promoted replica");
+        assert_eq!(&*promoted.writer().unwrap().name, "r", "a promoted replica");
         assert!(promoted.is_writer(&promoted.backends[1]));
     }
 }

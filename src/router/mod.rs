@@ -21,7 +21,7 @@ pub enum Dest {
     /// Any replica the balancer picks (the primary when none qualifies).
     Replica,
     /// A backend by name (a hint, the open read-only transaction, the previous statement).
-    Backend(String),
+    Backend(std::sync::Arc<str>),
 }
 
 /// A routing decision and why it was made.
@@ -124,7 +124,7 @@ pub fn decide(
         return to(Dest::Primary, "consistency-primary");
     }
     if let Some(HintTarget::Backend(name)) = hint {
-        return to(Dest::Backend(name.clone()), by);
+        return to(Dest::Backend(name.as_str().into()), by);
     }
     Decision {
         max_lag_ms: c.hint.as_ref().and_then(|h| h.max_lag_ms),

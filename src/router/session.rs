@@ -98,9 +98,9 @@ pub struct SessionState {
     /// Pins in force, as a bit per [`Pin`].
     pub pins: u8,
     /// Backend running the open READ ONLY transaction, if it is not the primary.
-    pub txn_backend: Option<String>,
+    pub txn_backend: Option<std::sync::Arc<str>>,
     /// Backend that ran the previous statement (FOUND_ROWS, SHOW WARNINGS follow it).
-    pub last_backend: Option<String>,
+    pub last_backend: Option<std::sync::Arc<str>>,
     /// The session wrote since `causal_gtid` was last brought up to date, and the
     /// position must be asked of the primary.
     pub causal_dirty: bool,

@@ -56,7 +56,7 @@ impl Session {
         let route = match &d.dest {
             Dest::Primary => "primary".to_string(),
             Dest::Replica => "replica".to_string(),
-            Dest::Backend(name) => name.clone(),
+            Dest::Backend(name) => name.to_string(),
         };
         let hint = class.hint.as_ref().map(|h| format!("{h:?}"));
         let pins = self.state.pin().map(|p| p.as_str().to_string());

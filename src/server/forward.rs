@@ -59,7 +59,7 @@ pub async fn forward(
 ) -> Result<ResponseWalker, ForwardError> {
     let target = backend.backend.clone();
     let be = |source, sent| ForwardError::Backend {
-        backend: target.name.clone(),
+        backend: target.name.to_string(),
         source,
         sent,
     };
@@ -168,7 +168,7 @@ async fn relay_file(
                 .flush()
                 .await
                 .map_err(|source| ForwardError::Backend {
-                    backend: name.clone(),
+                    backend: name.to_string(),
                     source,
                     sent: true,
                 })?;
@@ -188,7 +188,7 @@ async fn refuse_file(
 ) -> Result<u8, ForwardError> {
     let name = backend.backend.name.clone();
     let be = |source| ForwardError::Backend {
-        backend: name.clone(),
+        backend: name.to_string(),
         source,
         sent: true,
     };

@@ -10,7 +10,7 @@ use crate::protocol::constants::com::COM_STMT_PREPARE;
 use crate::protocol::response::ResponseKind;
 use crate::router::classify::Classification;
 use crate::router::{Decision, Dest};
-use std::collections::HashMap;
+use std::sync::Arc;
 
 /// MariaDB's "the statement prepared last" id.
 const LAST_PREPARED: u32 = u32::MAX;
@@ -25,19 +25,19 @@ pub(crate) struct Prepared {
     rule: Option<crate::router::rules::Rule>,
     params: u16,
     /// (backend name, that backend's id, whether it has seen parameter types).
-    ids: Vec<(String, u32, bool)>,
+    ids: Vec<(Arc<str>, u32, bool)>,
     /// Parameter types from the last execute that sent them.
-    types: Option<Vec<u8>>,
+    types: Option<bytes::Bytes>,
     /// Long data was sent (to the primary) since the last execute.
     long_data: bool,
     /// Backend of the last execute.
-    last: Option<String>,
+    last: Option<Arc<str>>,
 }
 
 /// The session's prepared statements, by client id (= the primary's id).
 #[derive(Debug, Default)]
 pub(crate) struct Statements {
-    map: HashMap<u32, Prepared>,
+    map: rustc_hash::FxHashMap<u32, Prepared>,
     last_prepared: Option<u32>,
 }
 
@@ -98,9 +98,11 @@ impl Session {
         };
         let (flag_at, types_len) = types_layout(stmt.params);
         if stmt.params > 0 && payload.get(flag_at) == Some(&1) {
-            stmt.types = payload
-                .get(flag_at + 1..flag_at + 1 + types_len)
-                .map(<[u8]>::to_vec);
+            let types = payload.get(flag_at + 1..flag_at + 1 + types_len);
+            // Drivers re-send the same types on every execute: copy only a change.
+            if stmt.types.as_deref() != types {
+                stmt.types = types.map(bytes::Bytes::copy_from_slice);
+            }
         }
         let class = stmt.class.clone();
         let rule = stmt.rule.clone();
@@ -143,7 +145,8 @@ impl Session {
         let id_bytes = backend_id.to_le_bytes();
         let needs_types = stmt.params > 0 && payload.get(flag_at) == Some(&0) && !typed;
         let types = stmt.types.clone();
-        let parts_storage: Vec<&[u8]>;
+        let with_types: [&[u8]; 6];
+        let plain: [&[u8]; 3];
         let mut req = self.request(payload, seq, Some(ResponseKind::Execute));
         if payload.len() < 5 {
             return self
@@ -152,7 +155,7 @@ impl Session {
         }
         match (&types, needs_types) {
             (Some(t), true) if payload.len() > flag_at => {
-                parts_storage = vec![
+                with_types = [
                     &payload[..1],
                     &id_bytes,
                     &payload[5..flag_at],
@@ -160,11 +163,11 @@ impl Session {
                     t,
                     &payload[flag_at + 1..],
                 ];
-                req.patched = Some(&parts_storage);
+                req.patched = Some(&with_types);
             }
             _ => {
-                parts_storage = vec![&payload[..1], &id_bytes, &payload[5..]];
-                req.patched = Some(&parts_storage);
+                plain = [&payload[..1], &id_bytes, &payload[5..]];
+                req.patched = Some(&plain);
             }
         }
         let sent_types = payload.get(flag_at) == Some(&1) || needs_types;
@@ -203,7 +206,7 @@ impl Session {
 
     /// Picks a replica for an execute and makes sure the statement is prepared there;
     /// None means "use the primary".
-    async fn replica_for_execute(&mut self, decision: &Decision, id: u32) -> Option<String> {
+    async fn replica_for_execute(&mut self, decision: &Decision, id: u32) -> Option<Arc<str>> {
         let topo = self.proxy.topology.load_full();
         let backend = match &decision.dest {
             Dest::Backend(name) => topo.get(name).cloned(),
@@ -306,14 +309,21 @@ impl Session {
         payload: &[u8],
         id: u32,
         seq: u8,
-        backend: Option<String>,
+        backend: Option<Arc<str>>,
         kind: Option<ResponseKind>,
     ) -> Flow {
-        let primary = self
-            .primary_backend()
-            .map(|p| p.name.clone())
-            .unwrap_or_default();
-        let name = backend.unwrap_or(primary);
+        let name = match backend {
+            Some(name) => name,
+            None => match self.primary_backend() {
+                Ok(p) => p.name.clone(),
+                Err(e) => {
+                    if kind.is_some() {
+                        self.send_err(seq.wrapping_add(1), &e).await;
+                    }
+                    return Flow::Continue;
+                }
+            },
+        };
         let backend_id = self
             .stmts
             .map

@@ -218,7 +218,7 @@ impl Session {
             Dest::Backend(name) => topo
                 .get(name)
                 .cloned()
-                .filter(|b| !exclude.contains(&b.name.as_str())),
+                .filter(|b| !exclude.contains(&&*b.name)),
         };
         match chosen {
             Some(b) => Ok(b),
@@ -245,10 +245,10 @@ impl Session {
         decision: &Decision,
         req: &Request<'_>,
     ) -> Result<Outcome, Flow> {
-        let mut tried: Vec<String> = Vec::new();
+        let mut tried: Vec<Arc<str>> = Vec::new();
         let mut force_primary = false;
         loop {
-            let excluded: Vec<&str> = tried.iter().map(String::as_str).collect();
+            let excluded: Vec<&str> = tried.iter().map(|n| &**n).collect();
             let resolved = if force_primary || decision.dest == Dest::Primary {
                 self.writer().await
             } else {
@@ -303,7 +303,7 @@ impl Session {
                 Ok(walker) => {
                     self.state.observe(walker.status, walker.ok.as_ref());
                     // Set only on a change: no allocation per statement.
-                    if self.state.last_backend.as_deref() != Some(target.name.as_str()) {
+                    if self.state.last_backend.as_deref() != Some(&*target.name) {
                         self.state.last_backend = Some(target.name.clone());
                     }
                     return Ok(Outcome { walker, idx });

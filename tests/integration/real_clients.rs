@@ -278,6 +278,8 @@ fn sysbench_point_select_text_protocol() {
     let db = block_on(harness::fresh_schema("real_clients_sb_ps_off"));
     let limit = Duration::from_secs(120);
     sysbench("oltp_point_select", &db, &[], "prepare", limit);
+    // The run's sessions are not the one that loaded the tables: replicas catch up first.
+    block_on(harness::caught_up());
     let out = sysbench(
         "oltp_point_select",
         &db,

@@ -105,21 +105,13 @@ impl ClassifyCache {
     }
 }
 
-/// A fast non-cryptographic hash (8 bytes a step, multiply-rotate mixing).
+/// A fast non-cryptographic hash of the statement text (the slot index and a quick
+/// reject before comparing texts).
 fn hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = (bytes.len() as u64).wrapping_mul(K);
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
-    }
-    let mut w = [0u8; 8];
-    let tail = chunks.remainder();
-    w[..tail.len()].copy_from_slice(tail);
-    h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    h ^ (h >> 32)
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(bytes);
+    h.finish()
 }
 
 #[cfg(test)]
