@@ -118,10 +118,14 @@ impl Session {
     }
 
     async fn command_loop(&mut self) {
+        // One cancellation future for the whole session, not one per command.
+        let cancelled = self.handle.cancel.clone().cancelled_owned();
+        tokio::pin!(cancelled);
         loop {
             let packet = tokio::select! {
+                biased;
+                _ = &mut cancelled => return,
                 p = self.client.read_packet(0, self.max_packet) => p,
-                _ = self.handle.cancel.cancelled() => return,
             };
             let flow = match packet {
                 Ok(p) => self.handle_command(&p.payload, p.seq).await,

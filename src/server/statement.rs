@@ -24,6 +24,8 @@ pub(crate) struct Outcome {
     pub walker: ResponseWalker,
     /// Index of the connection it ran on.
     pub idx: usize,
+    /// It ran on the backend that takes writes.
+    pub on_writer: bool,
 }
 
 impl Session {
@@ -76,7 +78,7 @@ impl Session {
         let Some(conn) = self.conns.get(out.idx) else {
             return;
         };
-        if !self.is_writer(&conn.backend) {
+        if !out.on_writer {
             return;
         }
         if conn.gtid_tracked {
@@ -306,7 +308,11 @@ impl Session {
                     if self.state.last_backend.as_deref() != Some(&*target.name) {
                         self.state.last_backend = Some(target.name.clone());
                     }
-                    return Ok(Outcome { walker, idx });
+                    return Ok(Outcome {
+                        walker,
+                        idx,
+                        on_writer: is_primary,
+                    });
                 }
                 Err(ForwardError::Client(_)) => {
                     self.discard(idx);
