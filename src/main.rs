@@ -52,6 +52,8 @@ enum Command {
         #[command(subcommand)]
         action: ClusterAction,
     },
+    /// The storefront workload against any MySQL endpoint (rwproxy or a server).
+    Bench(Box<rwproxy::bench::BenchArgs>),
 }
 
 #[derive(Subcommand)]
@@ -153,6 +155,7 @@ async fn async_main(command: Command) -> anyhow::Result<()> {
         Command::Run { config } => run(config).await,
         Command::Check { .. } => Ok(()),
         Command::Cluster { dir, action } => cluster(dir, action).await,
+        Command::Bench(args) => Ok(rwproxy::bench::cli::main(*args).await?),
     }
 }
 
