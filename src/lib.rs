@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod cluster;
 pub mod config;
+pub mod demo;
 pub mod pool;
 pub mod protocol;
 pub mod replication;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 /// How long in-flight actions may run past the deadline before they are abandoned.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -127,7 +128,9 @@ impl Slot {
 pub async fn drive(ctx: Arc<Ctx>, load: Load, duration: Duration, progress: bool) -> Duration {
     let start = Instant::now();
     let deadline = start + duration;
-    let ticker = progress.then(|| tokio::spawn(ticker(ctx.clone(), start, deadline)));
+    // Aborted on drop too: a run dropped midway (the demo's Ctrl-C) leaves no ticker behind.
+    let ticker = progress
+        .then(|| AbortOnDropHandle::new(tokio::spawn(ticker(ctx.clone(), start, deadline))));
     let mut set = JoinSet::new();
     match load {
         Load::Closed { concurrency } => {
