@@ -112,3 +112,96 @@ pub fn render(rows: &[Row], report: &Report) -> String {
     out.push_str(&report.to_text());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::stats::ActionSummary;
+
+    fn report() -> Report {
+        let s = ActionSummary {
+            count: 10,
+            errors: 0,
+            p50_ms: 1.0,
+            p95_ms: 2.0,
+            p99_ms: 3.0,
+            max_ms: 4.0,
+            mean_ms: 1.5,
+        };
+        Report {
+            endpoint: "127.0.0.1:1".into(),
+            mode: "closed",
+            concurrency: Some(4),
+            rate: None,
+            duration_s: 5.0,
+            qps: 1234.0,
+            tps: 12.5,
+            actions_per_s: 2.0,
+            statements: 6170,
+            checkouts: 62,
+            out_of_stock: 1,
+            errors: 0,
+            errors_by_code: Default::default(),
+            stale_reads: 0,
+            dropped: 0,
+            late: 0,
+            actions: [("home", s.clone())].into_iter().collect(),
+            all: s,
+            backends: None,
+        }
+    }
+
+    fn row(name: &str, role: &'static str, reads: u64, lag: Option<u64>) -> Row {
+        Row {
+            name: name.into(),
+            role,
+            address: "127.0.0.1:3307".into(),
+            delta: Counters { reads, writes: 7 },
+            max_lag_ms: lag,
+        }
+    }
+
+    #[test]
+    fn the_table_shows_each_server_and_the_replica_share() {
+        let rows = [
+            row("primary", "primary", 250, None),
+            row("replica1", "replica", 400, Some(12)),
+            row("replica2", "replica", 350, None),
+        ];
+        let text = render(&rows, &report());
+        assert!(
+            text.contains("75% of SELECTs ran on the replicas"),
+            "{text}"
+        );
+        assert!(text.contains("12 ms"), "{text}");
+        assert!(text.contains("stale reads: 0"), "{text}");
+        assert!(text.contains("QPS 1,234"), "{text}");
+        let primary = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("primary"))
+            .unwrap_or("");
+        assert!(
+            primary.trim_end().ends_with('-'),
+            "no lag column for the primary: {primary}"
+        );
+    }
+
+    #[test]
+    fn counters_never_underflow() {
+        let a = Counters {
+            reads: 5,
+            writes: 1,
+        };
+        let b = Counters {
+            reads: 9,
+            writes: 0,
+        };
+        assert_eq!(
+            a.since(b),
+            Counters {
+                reads: 0,
+                writes: 1
+            }
+        );
+    }
+}
