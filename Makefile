@@ -1,11 +1,13 @@
 # Entry points named in the README.
 .PHONY: demo test lint bench
 
-# The demo: a live replicated cluster, the proxy in front, a workload, where queries went.
+# The demo: a live replicated cluster, the proxy in front, the storefront workload, where
+# queries went. DURATION=60 make demo for a longer run.
+DURATION ?= 30
 demo:
 	bash scripts/deps.sh
 	cargo build --release
-	bash scripts/demo.sh
+	target/release/rwproxy demo --duration $(DURATION)
 
 # Unit tests, then the integration suite against real MariaDB servers it starts itself.
 test:

@@ -6,10 +6,13 @@
 //! knows the backends, `pool` holds backend connections and `server` ties them together
 //! per client session. `cluster` is the local MariaDB launcher used by the demo and tests.
 
+pub mod bench;
 pub mod cluster;
 pub mod config;
+pub mod demo;
 pub mod pool;
 pub mod protocol;
 pub mod replication;
 pub mod router;
 pub mod server;
+pub mod storefront;

@@ -52,6 +52,10 @@ enum Command {
         #[command(subcommand)]
         action: ClusterAction,
     },
+    /// The storefront workload against any MySQL endpoint (rwproxy or a server).
+    Bench(Box<rwproxy::bench::BenchArgs>),
+    /// Cluster up, storefront loaded, proxy in front, a workload, where queries went.
+    Demo(rwproxy::demo::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -101,7 +105,12 @@ fn init_logging(format: LogFormat, level: &str) {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, &cli.log_level);
+    // The demo's live line reads better without per-connection info logs.
+    let quiet_demo = matches!(cli.command, Command::Demo(_)) && cli.log_level == "info";
+    init_logging(
+        cli.log_format,
+        if quiet_demo { "warn" } else { &cli.log_level },
+    );
     if let Command::Check { config } = &cli.command {
         return match Config::load(config) {
             Ok(c) => {
@@ -159,6 +168,8 @@ async fn async_main(command: Command) -> anyhow::Result<()> {
         Command::Run { config } => run(config).await,
         Command::Check { .. } => Ok(()),
         Command::Cluster { dir, action } => cluster(dir, action).await,
+        Command::Bench(args) => Ok(rwproxy::bench::cli::main(*args).await?),
+        Command::Demo(args) => Ok(rwproxy::demo::main(args).await?),
     }
 }
 
