@@ -49,6 +49,8 @@ extern "C" fn stop_everything() {
         if let Some(c) = c.as_mut() {
             let _ = c.down();
         }
+        // The TempDir lives in a static, which is never dropped: remove it here.
+        let _ = std::fs::remove_dir_all(env._dir.path());
     }
 }
 
