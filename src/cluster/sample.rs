@@ -65,7 +65,7 @@ mod tests {
             stop_on_drop: false,
             children: Vec::new(),
             socket_user: "root".into(),
-            max_allowed_packet: 64 * 1024 * 1024,
+            max_allowed_packet: None,
         };
         c.stop_on_drop(false);
         c
