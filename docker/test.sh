@@ -114,7 +114,7 @@ teardown() {
   iptables -P FORWARD "${FORWARD_POLICY:-ACCEPT}" 2>/dev/null
   rm -rf "$D"
   print_timings
-  [ "$rc" -eq 0 ] && say "PASS" || say "FAILED"
+  if [ "$rc" -eq 0 ]; then say "PASS"; else say "FAILED"; fi
   exit "$rc"
 }
 
@@ -293,7 +293,7 @@ replica_selects=$(($(delta 2 3 replica1 2) + $(delta 2 3 replica2 2)))
 proxy_sql -e "DROP DATABASE ci_check"
 # The primary's init loaded docker/storefront/schema.sql; the replicas got it by replication.
 for n in primary replica1 replica2; do
-  tables=$(node_sql "$n" "SELECT COUNT(*) FROM information_schema.SCHEMATA s LEFT JOIN information_schema.TABLES t
+  tables=$(node_sql "$n" "SELECT COUNT(t.TABLE_NAME) FROM information_schema.SCHEMATA s LEFT JOIN information_schema.TABLES t
     ON t.TABLE_SCHEMA = s.SCHEMA_NAME WHERE s.SCHEMA_NAME = 'storefront' GROUP BY s.SCHEMA_NAME")
   [ -n "$tables" ] || die "$n has no storefront schema"
   say "$n: storefront schema with $tables table(s)"

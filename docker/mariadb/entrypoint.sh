@@ -31,13 +31,13 @@ server=(mariadbd --defaults-file=/etc/mysql/rwproxy.cnf --user=mysql --datadir="
 log() { echo "entrypoint[$role]: $*" >&2; }
 
 init() {
-  local sock=/run/mysqld/init.sock pid i
+  local sock=/run/mysqld/init.sock pid
   log "initialising $datadir"
   mariadb-install-db --no-defaults --datadir="$datadir" --user=mysql \
     --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve >/dev/null
   "${server[@]}" --skip-networking --socket="$sock" &
   pid=$!
-  for i in $(seq 1 600); do
+  for _ in $(seq 1 600); do
     mariadb-admin --socket="$sock" ping >/dev/null 2>&1 && break
     kill -0 "$pid" 2>/dev/null || { log "the init server exited"; exit 1; }
     sleep 0.1
