@@ -4,8 +4,9 @@
 //! It is the single launcher behind `rwproxy cluster up|down|status|lag|unlag`, the demo and the
 //! integration tests, so all of them run against the same topology. Layout of `dir`:
 //! `NAME/` (datadir), `NAME.sock`, `NAME.err`, `NAME.pid` and `NAME.tmp/` (its own tmpdir) per
-//! node, and `cluster.toml`, the state file that lets another process (`down`, `status`, `lag`)
-//! find the servers again.
+//! node, `rwproxy.cnf` (the server settings shared with the compose cluster, see `shared`) and
+//! `cluster.toml`, the state file that lets another process (`down`, `status`, `lag`) find the
+//! servers again.
 //!
 //! Servers run detached in their own process group, so they outlive the CLI process that started
 //! them. Stopping only ever signals pids whose command line names `mariadbd` and this datadir.
@@ -15,13 +16,14 @@ mod faults;
 mod node;
 mod process;
 mod sample;
+mod shared;
 mod sql;
 mod start;
 mod state;
 
 pub use error::ClusterError;
 pub use node::NodeInfo;
-pub use sql::APP_PRIVILEGES;
+pub use shared::{APP_PRIVILEGES, REPLICA_SQL, SERVER_CNF, USERS_SQL};
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
@@ -31,8 +33,6 @@ use std::time::{Duration, Instant};
 const UP_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `down` waits after SIGTERM before it sends SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(20);
-/// `max_allowed_packet` of the servers unless the spec says otherwise.
-const DEFAULT_MAX_ALLOWED_PACKET: u64 = 64 * 1024 * 1024;
 
 /// What to start: where, on which ports, how many replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,8 @@ pub struct ClusterSpec {
     pub base_port: Option<u16>,
     /// Number of replicas (default 2).
     pub replicas: usize,
-    /// `max_allowed_packet` of every server in bytes (default 64 MiB).
+    /// `max_allowed_packet` of every server in bytes (default: `docker/mariadb/rwproxy.cnf`'s
+    /// 64 MiB).
     pub max_allowed_packet: Option<u64>,
 }
 
@@ -72,8 +73,9 @@ pub struct Cluster {
     children: Vec<Child>,
     /// The OS (= MariaDB unix_socket) user that administers the servers over their sockets.
     socket_user: String,
-    /// `max_allowed_packet` the servers were started with (restarts keep it).
-    max_allowed_packet: u64,
+    /// `max_allowed_packet` the servers were started with if not rwproxy.cnf's (restarts keep
+    /// it).
+    max_allowed_packet: Option<u64>,
 }
 
 impl Cluster {
@@ -121,9 +123,7 @@ impl Cluster {
             stop_on_drop: true,
             children: Vec::new(),
             socket_user: user.name.clone(),
-            max_allowed_packet: spec
-                .max_allowed_packet
-                .unwrap_or(DEFAULT_MAX_ALLOWED_PACKET),
+            max_allowed_packet: spec.max_allowed_packet,
         };
         cluster
             .start_nodes(start::Plan {
@@ -132,9 +132,7 @@ impl Cluster {
                 names: &names,
                 ports,
                 auto_ports: spec.base_port.is_none(),
-                max_allowed_packet: spec
-                    .max_allowed_packet
-                    .unwrap_or(DEFAULT_MAX_ALLOWED_PACKET),
+                max_allowed_packet: spec.max_allowed_packet,
             })
             .await?;
         state::write(&dir, &cluster.socket_user, &cluster.nodes)?;
@@ -153,7 +151,7 @@ impl Cluster {
             stop_on_drop: false,
             children: Vec::new(),
             socket_user: file.socket_user,
-            max_allowed_packet: DEFAULT_MAX_ALLOWED_PACKET,
+            max_allowed_packet: None,
         })
     }
 

@@ -65,7 +65,7 @@ mod tests {
             stop_on_drop: false,
             children: Vec::new(),
             socket_user: "root".into(),
-            max_allowed_packet: 64 * 1024 * 1024,
+            max_allowed_packet: None,
         };
         c.stop_on_drop(false);
         c
@@ -84,4 +84,46 @@ mod tests {
         assert_eq!(cfg.users[0].name, "app");
         assert_eq!(cfg.monitor.user, "monitor");
     }
+
+    #[test]
+    fn compose_config_matches_the_sample_but_for_addresses() {
+        let file = Path::new("docker/rwproxy.toml");
+        let docker =
+            crate::config::Config::parse(DOCKER_CONFIG, file).unwrap_or_else(|e| panic!("{e}"));
+        let sample = crate::config::Config::parse(
+            &cluster().sample_config("127.0.0.1:6033"),
+            Path::new("sample.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let users = |c: &crate::config::Config| {
+            c.users
+                .iter()
+                .map(|u| (u.name.clone(), u.password.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(users(&docker), users(&sample));
+        assert_eq!(docker.monitor.user, sample.monitor.user);
+        assert_eq!(docker.monitor.password, sample.monitor.password);
+        assert_eq!(docker.proxy.consistency, sample.proxy.consistency);
+        assert_eq!(docker.backends.len(), sample.backends.len());
+        for (d, s) in docker.backends.iter().zip(&sample.backends) {
+            assert_eq!(d.name, s.name);
+            assert_eq!(
+                d.address,
+                format!("{}:3306", s.name),
+                "compose service names"
+            );
+            assert_eq!(
+                (d.role, d.weight, d.max_lag_ms),
+                (s.role, s.weight, s.max_lag_ms)
+            );
+        }
+        // Contract: every listener inside the container, on the published ports.
+        assert_eq!(docker.proxy.listen, "0.0.0.0:6033");
+        assert_eq!(docker.admin.listen, "0.0.0.0:6032");
+        assert_eq!(docker.admin.http, "0.0.0.0:6080");
+    }
+
+    /// The compose cluster's proxy config.
+    const DOCKER_CONFIG: &str = include_str!("../../docker/rwproxy.toml");
 }

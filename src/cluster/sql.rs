@@ -3,7 +3,7 @@
 //! (unix_socket authentication), so it needs no password and works before any user exists.
 
 use super::node::socket_path;
-use super::{Cluster, ClusterError, NodeInfo};
+use super::{shared, Cluster, ClusterError, NodeInfo};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row};
 use std::fmt::Write as _;
@@ -14,23 +14,6 @@ use std::time::{Duration, Instant};
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `unlag` waits for the replica to catch up.
 const UNLAG_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Privileges of `app`: everything an application and the tests need, but neither SUPER nor
-/// READ_ONLY ADMIN (both part of ALL PRIVILEGES in 10.11), so a write that reaches a
-/// `read_only` replica fails with 1290 instead of silently breaking replication.
-/// What `app` may do: everything a shop needs, but no SUPER or READ_ONLY ADMIN, so writes on
-/// a `read_only` replica fail with 1290.
-pub const APP_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, \
-    REFERENCES, INDEX, ALTER, SHOW DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, \
-    CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, DELETE HISTORY, \
-    BINLOG MONITOR, SLAVE MONITOR";
-
-/// Users created on the primary (and replicated from there): name, password = name, grants.
-const USERS: [(&str, &str); 3] = [
-    ("app", APP_PRIVILEGES),
-    ("monitor", "SELECT, PROCESS, BINLOG MONITOR, SLAVE MONITOR"),
-    ("repl", "REPLICATION SLAVE"),
-];
 
 /// Driver options for a unix-socket login as `user` with no password.
 pub(super) fn socket_opts(socket: &Path, user: &str) -> Opts {
@@ -81,25 +64,15 @@ impl Cluster {
             .ok_or(ClusterError::NoSuchReplica(replica))
     }
 
-    /// Creates the users on the primary, then points every replica at it from an empty GTID
-    /// position, so the replicas receive the users through replication.
+    /// Creates the users on the primary (`docker/mariadb/users.sql`), then points every replica
+    /// at it from an empty GTID position (`replica.sql`), so the replicas receive the users
+    /// through replication.
     pub(super) async fn setup_replication(&self) -> Result<(), ClusterError> {
-        let mut on_primary = Vec::new();
-        for (user, grants) in USERS {
-            on_primary.push(format!("CREATE USER '{user}'@'%' IDENTIFIED BY '{user}'"));
-            on_primary.push(format!("GRANT {grants} ON *.* TO '{user}'@'%'"));
-        }
-        // rwproxy's monitor writes its heartbeat row in its own schema.
-        on_primary.push("GRANT ALL ON rwproxy.* TO 'monitor'@'%'".into());
-        self.exec(self.primary(), &on_primary).await?;
-        let change = format!(
-            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='repl', \
-             MASTER_PASSWORD='repl', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
-            self.primary().port
-        );
+        self.exec(self.primary(), &shared::statements(shared::USERS_SQL))
+            .await?;
+        let follow = shared::replica_statements("127.0.0.1", self.primary().port);
         for r in self.replicas() {
-            self.exec(r, &[change.clone(), "START SLAVE".into()])
-                .await?;
+            self.exec(r, &follow).await?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use super::node::{socket_path, tmpdir_path, Binaries, OsUser};
 use super::process::{free_ports, log_tail};
-use super::{sql, Cluster, ClusterError, NodeInfo};
+use super::{shared, sql, Cluster, ClusterError, NodeInfo};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -22,20 +22,25 @@ pub(super) struct Launch<'a> {
     pub(super) port: u16,
     pub(super) server_id: u32,
     pub(super) replica: bool,
-    pub(super) max_allowed_packet: u64,
+    /// `max_allowed_packet` if not rwproxy.cnf's.
+    pub(super) max_allowed_packet: Option<u64>,
     pub(super) user: &'a OsUser,
 }
 
 impl Launch<'_> {
-    /// Spawns `mariadbd` in its own process group with no stdio, so it outlives this process
+    /// Writes the shared `rwproxy.cnf` into the cluster directory and spawns `mariadbd` with
+    /// it and this node's options, in its own process group with no stdio, so it outlives this process
     /// and a Ctrl-C in the terminal. Returns the node, the child (for reaping) and the length
     /// of the error log before the start (the new log begins there).
     pub(super) fn spawn(&self) -> Result<(NodeInfo, Child, u64), ClusterError> {
         let datadir = self.dir.join(self.name);
         let err_log = self.dir.join(format!("{}.err", self.name));
         let offset = std::fs::metadata(&err_log).map(|m| m.len()).unwrap_or(0);
+        let cnf = shared::write_server_cnf(self.dir)?;
         let mut cmd = Command::new(&self.bin.mariadbd);
-        cmd.arg("--no-defaults")
+        // The shared settings first (`--defaults-file` must be the first option), then this
+        // node's own, which override them.
+        cmd.arg(format!("--defaults-file={}", cnf.display()))
             .arg(format!("--datadir={}", datadir.display()))
             .arg(format!("--port={}", self.port))
             .arg("--bind-address=127.0.0.1")
@@ -53,30 +58,11 @@ impl Launch<'_> {
                 tmpdir_path(self.dir, self.name).display()
             ))
             .arg(format!("--server-id={}", self.server_id))
-            .args([
-                "--log-bin=mysql-bin",
-                "--relay-log=relay-bin",
-                "--binlog-format=ROW",
-            ])
-            .args([
-                "--log-slave-updates",
-                "--gtid-strict-mode=1",
-                "--skip-name-resolve",
-            ])
-            // app has no SUPER: without this it could not create functions on a binlogged server.
-            .arg("--log-bin-trust-function-creators=1")
-            .args([
-                "--innodb-buffer-pool-size=64M",
-                "--innodb-log-file-size=48M",
-            ])
-            .args([
-                "--max-connections=500",
-                "--local-infile=1",
-                "--performance-schema=OFF",
-            ])
-            .arg(format!("--max-allowed-packet={}", self.max_allowed_packet))
-            .arg(format!("--read-only={}", u8::from(self.replica)))
-            .stdin(Stdio::null())
+            .arg(format!("--read-only={}", u8::from(self.replica)));
+        if let Some(bytes) = self.max_allowed_packet {
+            cmd.arg(format!("--max-allowed-packet={bytes}"));
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0);
@@ -106,7 +92,8 @@ pub(super) struct Plan<'a> {
     pub(super) ports: Vec<u16>,
     /// The ports were picked here (not given by the user), so a taken one may be replaced.
     pub(super) auto_ports: bool,
-    pub(super) max_allowed_packet: u64,
+    /// `max_allowed_packet` if not rwproxy.cnf's.
+    pub(super) max_allowed_packet: Option<u64>,
 }
 
 impl Plan<'_> {
