@@ -110,13 +110,24 @@ impl Probe {
         self.conn.as_mut().ok_or_else(|| "no connection".into())
     }
 
+    /// Runs `sql`. After a timeout or a broken connection the connection is dropped:
+    /// a query abandoned mid-way leaves its reply on the wire, where the next probe
+    /// would read it as its own. A server's error (e.g. no such table) keeps it.
     async fn rows(&mut self, sql: &str) -> Result<Vec<Row>, String> {
         let timeout = self.timeout;
         let c = self.conn().await?;
-        tokio::time::timeout(timeout, c.query(sql))
-            .await
-            .map_err(|_| format!("probe timed out after {} ms", timeout.as_millis()))?
-            .map_err(|e| e.to_string())
+        match tokio::time::timeout(timeout, c.query(sql)).await {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(e @ mysql_async::Error::Server(_))) => Err(e.to_string()),
+            Ok(Err(e)) => {
+                self.conn = None;
+                Err(e.to_string())
+            }
+            Err(_) => {
+                self.conn = None;
+                Err(format!("probe timed out after {} ms", timeout.as_millis()))
+            }
+        }
     }
 
     /// `@@read_only` and the GTID position variable `gtid_var`: the start of every probe.
@@ -130,8 +141,12 @@ impl Probe {
         };
         let mut r = ProbeResult::default();
         if let Some(row) = rows.first() {
-            r.health.read_only = row.get::<i64, _>(0).map(|v| v != 0);
-            r.health.gtid = row.get::<String, _>(1);
+            // get_opt: a value of an unexpected type is "unknown", never a panic.
+            r.health.read_only = row
+                .get_opt::<i64, _>(0)
+                .and_then(Result::ok)
+                .map(|v| v != 0);
+            r.health.gtid = row.get_opt::<String, _>(1).and_then(Result::ok);
         }
         Ok(r)
     }
@@ -190,7 +205,8 @@ impl Probe {
         {
             Ok(rows) => rows
                 .first()
-                .and_then(|row| row.get::<i64, _>(0))
+                .and_then(|row| row.get_opt::<i64, _>(0))
+                .and_then(Result::ok)
                 .map(|v| v as u64),
             Err(_) => None,
         };

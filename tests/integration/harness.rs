@@ -95,6 +95,9 @@ fn start_env() -> Env {
         spec.max_allowed_packet = Some(128 * 1024 * 1024);
         let mut cluster = rt.block_on(Cluster::up(&spec)).expect("cluster up");
         setup_users(&cluster);
+        // The users reach the replicas by replication: tests may log in there at once.
+        rt.block_on(cluster.wait_caught_up(Duration::from_secs(60)))
+            .expect("replicas catch up with the test users");
         // Per-table row counters on every server: how tests see where reads ran.
         for n in &cluster.nodes {
             node_sql(&cluster, &n.name, "SET GLOBAL userstat = 1");
