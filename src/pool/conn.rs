@@ -37,6 +37,25 @@ pub struct BackendConn {
     pub applied: usize,
     /// The last GTID position this connection waited for (read-your-writes).
     pub waited_gtid: Option<String>,
+    /// Counts the connection in its backend's `open_conns` while it lives.
+    _open: OpenGuard,
+}
+
+/// Keeps [`Backend::open_conns`] in step with the connections alive.
+#[derive(Debug)]
+struct OpenGuard(Arc<Backend>);
+
+impl OpenGuard {
+    fn new(backend: &Arc<Backend>) -> OpenGuard {
+        backend.open_conns.fetch_add(1, Ordering::Relaxed);
+        OpenGuard(backend.clone())
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open_conns.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl BackendConn {
@@ -89,6 +108,7 @@ impl BackendConn {
             reusable: true,
             applied: 0,
             waited_gtid: None,
+            _open: OpenGuard::new(&backend),
             backend,
         })
     }

@@ -74,6 +74,8 @@ pub struct ResponseWalker {
     pub params: Option<u16>,
     /// True when the packet just fed was a row.
     pub last_was_row: bool,
+    /// Rows seen (all result sets of the response).
+    pub rows: u64,
 }
 
 impl ResponseWalker {
@@ -95,6 +97,7 @@ impl ResponseWalker {
             statement_id: None,
             params: None,
             last_was_row: false,
+            rows: 0,
         }
     }
 
@@ -185,6 +188,7 @@ impl ResponseWalker {
             }
             (_, State::Rows) => {
                 self.last_was_row = true;
+                self.rows += 1;
                 Ok(Step::More)
             }
             (_, State::Packets(n)) => {

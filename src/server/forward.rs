@@ -63,7 +63,6 @@ pub async fn forward(
         req.local_files
             && matches!(req.payload.split_first(), Some((&0x03, sql)) if asks_for_local_file(sql))
     };
-    target.count_query();
     match req.patched {
         Some(parts) => backend.conn.write_packet_parts(0, parts),
         None => backend.conn.write_packet(0, req.payload),
