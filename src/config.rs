@@ -549,6 +549,22 @@ role = "replica"
     }
 
     #[test]
+    fn admin_listeners_can_be_off_and_states_set() {
+        let text = format!(
+            "{GOOD}state = \"draining\"\n[admin]\nlisten = \"\"\nhttp = \"\"\nslow_ms = 0\n"
+        );
+        let c = Config::parse(&text, Path::new("x.toml")).unwrap();
+        assert!(c.admin.listen.is_empty() && c.admin.http.is_empty());
+        assert_eq!(c.backends[1].state, AdminState::Draining);
+        let shown = format!("{:?}", c.admin);
+        assert!(shown.contains("<hidden>") && !shown.contains("password: \"admin\""));
+        let e = err(&format!("{GOOD}state = \"lagging\"\n"));
+        assert!(e.starts_with("x.toml: backends[1].state:"), "{e}");
+        let e = err(&format!("{GOOD}[admin]\nhttp = \"nowhere\"\n"));
+        assert!(e.starts_with("x.toml: admin.http:"), "{e}");
+    }
+
+    #[test]
     fn semantic_errors_name_the_key() {
         let e = err(&GOOD.replace("127.0.0.1:6033", "nowhere"));
         assert!(e.starts_with("x.toml: proxy.listen:"), "{e}");

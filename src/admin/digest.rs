@@ -32,6 +32,23 @@ pub struct DigestStats {
     pub latency: LatencyHistogram,
 }
 
+impl DigestStats {
+    fn add(&self, e: Execution) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.rows.fetch_add(e.rows, Ordering::Relaxed);
+        if e.error {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let place = if e.on_primary {
+            &self.on_primary
+        } else {
+            &self.on_replica
+        };
+        place.fetch_add(1, Ordering::Relaxed);
+        self.latency.record(e.us);
+    }
+}
+
 /// One execution, as recorded.
 #[derive(Debug, Clone, Copy)]
 pub struct Execution {
@@ -66,10 +83,30 @@ pub struct DigestRow {
     pub latency: LatencySnapshot,
 }
 
+/// Keys are fingerprint hashes already: the map uses them as they are.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
+
 /// The digest table.
 #[derive(Debug)]
 pub struct Digests {
-    map: DashMap<u64, DigestStats>,
+    map: DashMap<u64, DigestStats, KeyHash>,
     /// Recording on (`[admin] digests`).
     pub enabled: AtomicBool,
     /// Most fingerprints kept (`[admin] max_digests`).
@@ -79,7 +116,7 @@ pub struct Digests {
 impl Default for Digests {
     fn default() -> Self {
         Digests {
-            map: DashMap::new(),
+            map: DashMap::with_hasher(KeyHash::default()),
             enabled: AtomicBool::new(true),
             max: AtomicUsize::new(2000),
         }
@@ -94,6 +131,12 @@ impl Digests {
     /// The key of `sql`'s fingerprint, creating its entry if needed; None when
     /// recording is off.
     pub fn key(&self, sql: &[u8]) -> Option<u64> {
+        self.key_then(sql, |_| ()).map(|(k, _)| k)
+    }
+
+    /// Fingerprints `sql` and, when its entry exists already (the common case: one
+    /// map read in all), calls `f` with it. Returns the key and whether `f` ran.
+    fn key_then(&self, sql: &[u8], f: impl FnOnce(&DigestStats)) -> Option<(u64, bool)> {
         if !self.enabled.load(Ordering::Relaxed) {
             return None;
         }
@@ -104,46 +147,37 @@ impl Digests {
             if key == OTHER {
                 key = 1;
             }
-            if self.map.contains_key(&key) {
-                return Some(key);
+            if let Some(d) = self.map.get(&key) {
+                f(&d);
+                return Some((key, true));
             }
             if self.map.len() >= self.max.load(Ordering::Relaxed) {
                 self.map.entry(OTHER).or_insert_with(|| DigestStats {
                     text: "(other)".into(),
                     ..Default::default()
                 });
-                return Some(OTHER);
+                return Some((OTHER, false));
             }
             let text = String::from_utf8_lossy(&buf).into_owned();
             self.map.entry(key).or_insert_with(|| DigestStats {
                 text,
                 ..Default::default()
             });
-            Some(key)
+            Some((key, false))
         })
     }
 
     /// Records one execution of the statement whose key is `key`.
     pub fn record(&self, key: u64, e: Execution) {
         if let Some(d) = self.map.get(&key) {
-            d.count.fetch_add(1, Ordering::Relaxed);
-            d.rows.fetch_add(e.rows, Ordering::Relaxed);
-            if e.error {
-                d.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            if e.on_primary {
-                &d.on_primary
-            } else {
-                &d.on_replica
-            }
-            .fetch_add(1, Ordering::Relaxed);
-            d.latency.record(e.us);
+            d.add(e);
         }
     }
 
     /// Records one execution of `sql` (text protocol).
     pub fn record_sql(&self, sql: &[u8], e: Execution) {
-        if let Some(key) = self.key(sql) {
+        // First sight: the entry was just made (or this went to "(other)").
+        if let Some((key, false)) = self.key_then(sql, |d| d.add(e)) {
             self.record(key, e);
         }
     }

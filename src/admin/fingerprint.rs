@@ -70,9 +70,19 @@ pub fn fingerprint(sql: &[u8], out: &mut Vec<u8>) {
                 i += 1;
             }
             b';' if sql[i + 1..].iter().all(u8::is_ascii_whitespace) => i = sql.len(),
+            _ if is_ident(b) => {
+                // A whole keyword or identifier at once.
+                let end = sql[i..]
+                    .iter()
+                    .position(|&c| !is_ident(c))
+                    .map_or(sql.len(), |p| i + p);
+                push_space(out, &mut space);
+                out.extend(sql[i..end].iter().map(u8::to_ascii_lowercase));
+                i = end;
+            }
             _ => {
                 push_space(out, &mut space);
-                out.push(b.to_ascii_lowercase());
+                out.push(b);
                 i += 1;
             }
         }

@@ -289,3 +289,46 @@ pub fn render(proxy: &Arc<Proxy>) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "[[users]]\nname = \"a\"\npassword = \"a\"\n\
+        [[backends]]\nname = \"p\"\naddress = \"127.0.0.1:1\"\nrole = \"primary\"\n\
+        [[backends]]\nname = \"r\"\naddress = \"127.0.0.1:2\"\nrole = \"replica\"\n";
+
+    #[test]
+    fn renders_every_family_the_dashboard_uses() {
+        let config = crate::config::Config::parse(CONFIG, std::path::Path::new("t.toml")).unwrap();
+        let proxy = Proxy::new(config).unwrap();
+        let r = proxy.topology.load().backends[1].clone();
+        let f = r.begin_request(crate::replication::RequestKind::Read);
+        f.finish();
+        proxy.route_reasons.count("read", false);
+        let text = render(&proxy);
+        assert!(
+            text.contains("rwproxy_backend_requests_total{backend=\"r\",kind=\"read\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rwproxy_backend_latency_seconds_bucket{le=\"+Inf\",backend=\"r\"} 1")
+                || text.contains(
+                    "rwproxy_backend_latency_seconds_bucket{backend=\"r\",le=\"+Inf\"} 1"
+                ),
+            "{text}"
+        );
+        assert!(text.contains("rwproxy_client_connections 0"), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+        let dashboard = include_str!("../../docker/grafana/dashboards/rwproxy.json");
+        let names = regex::Regex::new(r"rwproxy_[a-z_]+").unwrap();
+        for m in names.find_iter(dashboard) {
+            let name = m.as_str();
+            let family = name.trim_end_matches("_bucket");
+            assert!(
+                text.contains(family),
+                "dashboard uses {name}, /metrics has no {family}"
+            );
+        }
+    }
+}

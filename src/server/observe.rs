@@ -48,22 +48,23 @@ impl Session {
             Some((&c, rest)) => (c, rest),
             None => return,
         };
-        let key = match command {
-            COM_QUERY => proxy.digests.key(rest),
-            COM_STMT_EXECUTE => rest
-                .get(..4)
-                .and_then(|id| self.stmts.digest(id, &proxy.digests)),
-            _ => None,
+        let e = Execution {
+            us,
+            rows: walker.rows + walker.ok.as_ref().map_or(0, |ok| ok.affected_rows),
+            on_primary,
+            error,
         };
-        if let Some(key) = key {
-            let rows = walker.rows + walker.ok.as_ref().map_or(0, |ok| ok.affected_rows);
-            let e = Execution {
-                us,
-                rows,
-                on_primary,
-                error,
-            };
-            proxy.digests.record(key, e);
+        match command {
+            COM_QUERY => proxy.digests.record_sql(rest, e),
+            COM_STMT_EXECUTE => {
+                let key = rest
+                    .get(..4)
+                    .and_then(|id| self.stmts.digest(id, &proxy.digests));
+                if let Some(key) = key {
+                    proxy.digests.record(key, e);
+                }
+            }
+            _ => {}
         }
         let slow_ms = proxy.slow_ms.load(Ordering::Relaxed);
         if slow_ms > 0 && us >= slow_ms.saturating_mul(1000) {

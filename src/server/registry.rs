@@ -21,7 +21,8 @@ pub struct Activity {
     pub command: Option<&'static str>,
     /// Statement text (first [`MAX_SHOWN`] bytes) of the current or last query.
     pub statement: String,
-    /// When the current command started, or when the session went idle.
+    /// When the current (or, while idle, the last) command started. Only one clock
+    /// read per command: idle time counts from the last command's start.
     pub since: Option<Instant>,
     /// Current schema.
     pub db: Option<String>,
@@ -42,7 +43,7 @@ pub struct SessionInfo {
     pub backend: Option<(String, u32)>,
     /// `Query`, `Execute` …, or `Sleep` while idle.
     pub command: &'static str,
-    /// Time in the current command (or idle).
+    /// Time since the current (or, while idle, the last) command started.
     pub time: Duration,
     /// The statement running now (or last run).
     pub statement: String,
@@ -84,7 +85,6 @@ impl SessionHandle {
     pub fn end(&self, db: Option<&str>) {
         let mut a = self.activity.lock().unwrap_or_else(|e| e.into_inner());
         a.command = None;
-        a.since = Some(Instant::now());
         if a.db.as_deref() != db {
             a.db = db.map(str::to_string);
         }
