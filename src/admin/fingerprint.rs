@@ -158,6 +158,14 @@ fn fold_list(out: &mut Vec<u8>) {
     if inner.is_empty() || !inner.iter().all(|c| matches!(c, b'?' | b',' | b' ')) {
         return;
     }
+    // One value folds only as a list (`in (?)`, `values (?)`), not as a call's argument
+    // (`sleep(?)`).
+    let before = out[..open].trim_ascii_end();
+    let word = before.rsplit(|&c| !is_ident(c)).next().unwrap_or_default();
+    let list_word = word == b"in" || word == b"values" || word == b"value";
+    if !inner.contains(&b',') && !list_word && !before.ends_with(b",") {
+        return;
+    }
     out.truncate(open);
     let before = out.len();
     let trimmed = out.trim_ascii_end().len();
@@ -224,6 +232,11 @@ mod tests {
         );
         assert_eq!(fp("SELECT 1.5e3, 0xFF, -2"), "select ?, ?, -?");
         assert_eq!(fp("select now()"), "select now()");
+        assert_eq!(fp("SELECT SLEEP(0.1), f(1, 2)"), "select sleep(?), f(...)");
+        assert_eq!(
+            fp("select * from t where a in (7)"),
+            "select * from t where a in (...)"
+        );
         assert_eq!(
             hash(fp("select 1").as_bytes()),
             hash(fp("SELECT 2").as_bytes())
