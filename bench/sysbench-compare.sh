@@ -124,6 +124,9 @@ if [ "$SELF_START" = 1 ]; then
     "$RWPROXY_BIN" --log-level warn cluster --dir "$WORK/cluster" up \
         --write-config "$WORK/rw.toml" --listen "127.0.0.1:$PROXY_PORT" >"$WORK/cluster.log" 2>&1 \
         || { cat "$WORK/cluster.log" >&2; die "cluster up failed"; }
+    # The admin interfaces on free ports, so this proxy never collides on 6032/6080.
+    printf '\n[admin]\nlisten = "127.0.0.1:%s"\nhttp = "127.0.0.1:%s"\n' \
+        "$(free_port)" "$(free_port)" >>"$WORK/rw.toml"
     ports=$(sed -n 's/^address = "127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$WORK/rw.toml")
     DIRECT_PORT=$(echo "$ports" | head -n 1)
     REPLICA_PORTS=$(echo "$ports" | tail -n +2 | tr '\n' ' ')

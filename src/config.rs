@@ -150,17 +150,24 @@ impl Default for ProxyConfig {
 }
 
 /// `[admin]`: SQL admin port and HTTP endpoint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
-    /// SQL admin listener.
+    /// SQL admin listener; "" disables it.
     pub listen: String,
-    /// HTTP listener (metrics, health).
+    /// HTTP listener (metrics, health, JSON API); "" disables it.
     pub http: String,
-    /// Admin user name.
+    /// Admin user name (the admin port accepts no other; the proxy port not this one,
+    /// unless it is also a `[[users]]` entry).
     pub user: String,
-    /// Admin password.
+    /// Admin password (plaintext or a `*` + 40 hex digits mysql_native_password hash).
     pub password: String,
+    /// Statements slower than this many ms are logged (0 = off).
+    pub slow_ms: u64,
+    /// Keep per-fingerprint statistics (`SHOW DIGESTS`).
+    pub digests: bool,
+    /// Most fingerprints kept; later ones count under `(other)`.
+    pub max_digests: usize,
 }
 
 impl Default for AdminConfig {
@@ -170,7 +177,25 @@ impl Default for AdminConfig {
             http: "127.0.0.1:6080".into(),
             user: "admin".into(),
             password: "admin".into(),
+            slow_ms: 1000,
+            digests: true,
+            max_digests: 2000,
         }
+    }
+}
+
+// By hand, so the password never reaches a log line.
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("listen", &self.listen)
+            .field("http", &self.http)
+            .field("user", &self.user)
+            .field("password", &"<hidden>")
+            .field("slow_ms", &self.slow_ms)
+            .field("digests", &self.digests)
+            .field("max_digests", &self.max_digests)
+            .finish()
     }
 }
 
@@ -185,7 +210,7 @@ pub struct UserConfig {
 }
 
 /// `[monitor]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorConfig {
     /// Monitor user on every backend.
@@ -238,13 +263,43 @@ pub struct BackendConfig {
     /// Replication lag above which the backend gets no reads.
     #[serde(default = "default_max_lag")]
     pub max_lag_ms: u64,
+    /// `offline` or `draining` to start (or reload) it taken out, as `SAVE CONFIG`
+    /// writes after an admin change; absent = `online`.
+    #[serde(default)]
+    pub state: AdminState,
 }
 
-fn default_weight() -> u32 {
+/// The states a DBA sets on a backend (the monitor sets the others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminState {
+    /// In service; the monitor decides Online, Lagging or Down.
+    #[default]
+    Online,
+    /// No new statements.
+    Offline,
+    /// No new reads; on a primary, no new sessions.
+    Draining,
+}
+
+impl AdminState {
+    /// The lower-case name used in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminState::Online => "online",
+            AdminState::Offline => "offline",
+            AdminState::Draining => "draining",
+        }
+    }
+}
+
+/// `weight` when a backend does not set it.
+pub fn default_weight() -> u32 {
     1
 }
 
-fn default_max_lag() -> u64 {
+/// `max_lag_ms` when a backend does not set it.
+pub fn default_max_lag() -> u64 {
     1000
 }
 
@@ -292,8 +347,24 @@ impl Config {
                 .map_err(|e| (key.to_string(), format!("`{v}` is not host:port ({e})")))
         };
         addr("proxy.listen", &self.proxy.listen)?;
-        addr("admin.listen", &self.admin.listen)?;
-        addr("admin.http", &self.admin.http)?;
+        // "" turns an admin listener off.
+        if !self.admin.listen.is_empty() {
+            addr("admin.listen", &self.admin.listen)?;
+        }
+        if !self.admin.http.is_empty() {
+            addr("admin.http", &self.admin.http)?;
+        }
+        if self.admin.user.is_empty() {
+            return Err(("admin.user".into(), "must not be empty".into()));
+        }
+        if let Some(hex) = self.admin.password.strip_prefix('*') {
+            if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err((
+                    "admin.password".into(),
+                    "a `*` hash must be `*` followed by 40 hex digits".into(),
+                ));
+            }
+        }
         if self.proxy.max_allowed_packet < 1024 || self.proxy.max_allowed_packet > 1 << 30 {
             return Err((
                 "proxy.max_allowed_packet".into(),
@@ -475,6 +546,22 @@ role = "replica"
             e.contains("proxy.listen_port") && e.contains("unknown field"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn admin_listeners_can_be_off_and_states_set() {
+        let text = format!(
+            "{GOOD}state = \"draining\"\n[admin]\nlisten = \"\"\nhttp = \"\"\nslow_ms = 0\n"
+        );
+        let c = Config::parse(&text, Path::new("x.toml")).unwrap();
+        assert!(c.admin.listen.is_empty() && c.admin.http.is_empty());
+        assert_eq!(c.backends[1].state, AdminState::Draining);
+        let shown = format!("{:?}", c.admin);
+        assert!(shown.contains("<hidden>") && !shown.contains("password: \"admin\""));
+        let e = err(&format!("{GOOD}state = \"lagging\"\n"));
+        assert!(e.starts_with("x.toml: backends[1].state:"), "{e}");
+        let e = err(&format!("{GOOD}[admin]\nhttp = \"nowhere\"\n"));
+        assert!(e.starts_with("x.toml: admin.http:"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! knows the backends, `pool` holds backend connections and `server` ties them together
 //! per client session. `cluster` is the local MariaDB launcher used by the demo and tests.
 
+pub mod admin;
 pub mod bench;
 pub mod cluster;
 pub mod config;

@@ -44,6 +44,18 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Print the backends table of a running proxy (from its admin port).
+    Status {
+        /// The admin port (`[admin] listen`).
+        #[arg(long, default_value = "127.0.0.1:6032")]
+        admin: String,
+        /// Admin user.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// Admin password.
+        #[arg(long, default_value = "admin")]
+        password: String,
+    },
     /// A local MariaDB primary + 2 replicas (no Docker).
     Cluster {
         /// Directory holding the servers' data and state.
@@ -170,13 +182,23 @@ async fn async_main(command: Command) -> anyhow::Result<()> {
         Command::Cluster { dir, action } => cluster(dir, action).await,
         Command::Bench(args) => Ok(rwproxy::bench::cli::main(*args).await?),
         Command::Demo(args) => Ok(rwproxy::demo::main(args).await?),
+        Command::Status {
+            admin,
+            user,
+            password,
+        } => {
+            print!(
+                "{}",
+                rwproxy::admin::status::status(&admin, &user, &password).await?
+            );
+            Ok(())
+        }
     }
 }
 
 async fn run(path: PathBuf) -> anyhow::Result<()> {
-    let config = Config::load(&path)?;
-    let listen = config.proxy.listen.clone();
-    let proxy = rwproxy::server::Proxy::new(config).map_err(anyhow::Error::msg)?;
+    let proxy = rwproxy::server::Proxy::from_file(&path).map_err(anyhow::Error::msg)?;
+    let listen = proxy.config.load().proxy.listen.clone();
     if let Err(e) = proxy.probe_flavour().await {
         tracing::warn!(error = %e, "primary not reachable at start; greeting uses a default version");
     }
@@ -185,12 +207,25 @@ async fn run(path: PathBuf) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(%listen, "rwproxy listening");
     let stop_monitor = tokio_util::sync::CancellationToken::new();
+    rwproxy::admin::start(&proxy, &stop_monitor).await?;
     let monitor = proxy.spawn_monitor(stop_monitor.clone());
+    tokio::spawn(reload_on_sighup(proxy.clone()));
     rwproxy::server::run(listener, proxy, shutdown_signal()).await;
     stop_monitor.cancel();
     let _ = monitor.await;
     tracing::info!("rwproxy stopped");
     Ok(())
+}
+
+/// SIGHUP reloads the config file (see `rwproxy::admin::reload`).
+async fn reload_on_sighup(proxy: std::sync::Arc<rwproxy::server::Proxy>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        rwproxy::admin::reload::reload_logged(&proxy, "SIGHUP").await;
+    }
 }
 
 async fn shutdown_signal() {

@@ -41,6 +41,25 @@ pub struct BackendConn {
     /// GTID is known without asking; false until set, and after anything that may have
     /// changed `session_track_system_variables`.
     pub gtid_tracked: bool,
+    /// Counts the connection in its backend's `open_conns` while it lives.
+    _open: OpenGuard,
+}
+
+/// Keeps [`Backend::open_conns`] in step with the connections alive.
+#[derive(Debug)]
+struct OpenGuard(Arc<Backend>);
+
+impl OpenGuard {
+    fn new(backend: &Arc<Backend>) -> OpenGuard {
+        backend.open_conns.fetch_add(1, Ordering::Relaxed);
+        OpenGuard(backend.clone())
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open_conns.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Adds `last_gtid` to the session's tracked variables, keeping the others (the
@@ -102,6 +121,7 @@ impl BackendConn {
             applied: 0,
             waited_gtid: None,
             gtid_tracked: false,
+            _open: OpenGuard::new(&backend),
             backend,
         };
         match tokio::time::timeout(timeout, conn.track_gtids()).await {

@@ -113,6 +113,10 @@ impl Pool {
         timeout: Duration,
     ) -> Result<BackendConn, PoolError> {
         while let Some(mut conn) = self.take_idle(key) {
+            // A config reload replaced the backend of this name (new address): drop it.
+            if !Arc::ptr_eq(&conn.backend, backend) {
+                continue;
+            }
             if conn.schema.as_deref() == schema {
                 return Ok(conn);
             }
@@ -135,7 +139,13 @@ impl Pool {
     pub async fn checkin(&self, mut conn: BackendConn) {
         // RESET keeps the schema, which a COM_QUERY `USE` may have moved: reset()
         // reads it back.
-        if !conn.reusable || conn.reset().await.is_err() {
+        // Retired by a reload, or taken offline by the DBA: close rather than keep.
+        let unwanted = conn
+            .backend
+            .retired
+            .load(std::sync::atomic::Ordering::Relaxed)
+            || conn.backend.state() == crate::replication::BackendState::Offline;
+        if unwanted || !conn.reusable || conn.reset().await.is_err() {
             return;
         }
         conn.applied = 0;
@@ -151,5 +161,22 @@ impl Pool {
     pub fn idle_count(&self) -> usize {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         idle.values().map(Vec::len).sum()
+    }
+
+    /// Idle connections per backend (the admin port's `conn_idle`); counts only those
+    /// to `backend` itself, not to a backend of the same name a reload replaced.
+    pub fn idle_of(&self, backend: &Arc<Backend>) -> usize {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.values()
+            .flatten()
+            .filter(|c| Arc::ptr_eq(&c.backend, backend))
+            .count()
+    }
+
+    /// Closes the idle connections to backends named `name` (taken offline, removed or
+    /// replaced by a reload).
+    pub fn close_idle(&self, name: &str) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.retain(|k, _| &*k.backend != name);
     }
 }

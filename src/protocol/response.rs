@@ -81,6 +81,8 @@ pub struct ResponseWalker {
     pub last_gtid: Option<String>,
     /// An OK said the session's current schema was dropped (SERVER_STATUS_DB_DROPPED).
     pub schema_dropped: bool,
+    /// Rows seen (all result sets of the response).
+    pub rows: u64,
 }
 
 impl ResponseWalker {
@@ -105,6 +107,7 @@ impl ResponseWalker {
             last_was_ok: false,
             last_gtid: None,
             schema_dropped: false,
+            rows: 0,
         }
     }
 
@@ -203,6 +206,7 @@ impl ResponseWalker {
             }
             (_, State::Rows) => {
                 self.last_was_row = true;
+                self.rows += 1;
                 Ok(Step::More)
             }
             (_, State::Packets(n)) => {

@@ -3,8 +3,9 @@
 
 pub mod balancer;
 pub mod gtid;
+pub mod latency;
 pub mod monitor;
 pub mod probe;
 pub mod topology;
 
-pub use topology::{Backend, BackendState, Health, Topology};
+pub use topology::{Backend, BackendState, Health, RequestKind, Topology};

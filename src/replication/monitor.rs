@@ -22,12 +22,41 @@ pub const READMIT_CHECKS: u32 = 3;
 pub trait TopologyHolder: Send + Sync + 'static {
     /// The shared snapshot.
     fn topology(&self) -> &ArcSwap<Topology>;
+
+    /// The monitor settings in force now, when they can change at runtime (a config
+    /// reload); None keeps the ones the monitor started with.
+    fn monitor_settings(&self) -> Option<MonitorConfig> {
+        None
+    }
+}
+
+/// Keeps one probe per backend of `topology`, in its order: probes of backends a
+/// reload removed or replaced are closed, new backends get new probes.
+async fn sync_probes(probes: &mut Vec<Probe>, topology: &Topology, settings: &MonitorConfig) {
+    let same = probes.len() == topology.backends.len()
+        && probes
+            .iter()
+            .zip(&topology.backends)
+            .all(|(p, b)| Arc::ptr_eq(&p.backend, b));
+    if same {
+        return;
+    }
+    let mut old = std::mem::take(probes);
+    for b in &topology.backends {
+        match old.iter().position(|p| Arc::ptr_eq(&p.backend, b)) {
+            Some(i) => probes.push(old.swap_remove(i)),
+            None => probes.push(Probe::new(b.clone(), settings)),
+        }
+    }
+    for p in old {
+        p.close().await;
+    }
 }
 
 /// Runs until `cancel` fires.
 pub async fn run<H: TopologyHolder>(
     holder: Arc<H>,
-    settings: MonitorConfig,
+    mut settings: MonitorConfig,
     cancel: CancellationToken,
 ) {
     let interval = Duration::from_millis(settings.interval_ms);
@@ -46,6 +75,18 @@ pub async fn run<H: TopologyHolder>(
             _ = tick.tick() => {}
             _ = cancel.cancelled() => break,
         }
+        if let Some(now) = holder.monitor_settings().filter(|s| *s != settings) {
+            // New credentials or timeouts: new probes. A new interval: a new ticker.
+            for p in std::mem::take(&mut probes) {
+                p.close().await;
+            }
+            if now.interval_ms != settings.interval_ms {
+                tick = tokio::time::interval(Duration::from_millis(now.interval_ms));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            }
+            settings = now;
+        }
+        sync_probes(&mut probes, &holder.topology().load(), &settings).await;
         let writer = holder.topology().load().writer().map(|w| w.name.clone());
         let (results, written) = round(&mut probes, last_heartbeat, writer.as_deref()).await;
         if written.is_some() {
@@ -98,34 +139,62 @@ async fn round(
     (results, written)
 }
 
-/// Applies results to states (with hysteresis) and publishes a new snapshot.
+/// Applies results to states (with hysteresis) and publishes a new snapshot. The
+/// snapshot is swapped with `rcu`, so a config reload published meanwhile is kept.
 fn publish(topology: &ArcSwap<Topology>, probes: &mut [Probe], results: Vec<ProbeResult>) {
-    let current = topology.load();
-    let mut health: Vec<Health> = current.health.clone();
+    let mut measured: Vec<(Arc<super::Backend>, Health)> = Vec::with_capacity(probes.len());
     for (p, r) in probes.iter_mut().zip(results) {
-        let Some(i) = current
-            .backends
-            .iter()
-            .position(|b| Arc::ptr_eq(b, &p.backend))
-        else {
-            continue;
-        };
         let b = &p.backend;
         let before = b.state();
         let after = next_state(before, &r, b.max_lag_ms(), &mut p.good_checks);
         if after != before {
             b.set_state(after);
-            let cause = match (&r.error, r.health.lag_ms) {
-                (Some(e), _) => e.clone(),
-                (None, Some(lag)) => format!("lag {lag} ms, max_lag_ms {}", b.max_lag_ms()),
-                (None, None) => "probe ok".to_string(),
-            };
-            tracing::warn!(backend = %b.name, from = before.as_str(), to = after.as_str(), %cause, "backend state changed");
+            let cause = state_cause(after, &r, b.max_lag_ms());
+            tracing::warn!(
+                backend = %b.name,
+                from = before.as_str(),
+                to = after.as_str(),
+                %cause,
+                "{} {}: {cause}",
+                b.name,
+                after.as_str()
+            );
         }
         let error = r.error.clone().or(r.health.error.clone());
-        health[i] = Health { error, ..r.health };
+        measured.push((b.clone(), Health { error, ..r.health }));
     }
-    topology.store(Arc::new(current.with_health(health)));
+    topology.rcu(|current| {
+        let health = current
+            .backends
+            .iter()
+            .enumerate()
+            .map(
+                |(i, b)| match measured.iter().find(|(m, _)| Arc::ptr_eq(m, b)) {
+                    Some((_, h)) => h.clone(),
+                    None => current.health.get(i).cloned().unwrap_or_default(),
+                },
+            )
+            .collect();
+        current.with_health(health)
+    });
+}
+
+/// Why a backend moved to `to`, for the log line ("lag 1830 ms > max_lag_ms 1000").
+fn state_cause(to: BackendState, r: &ProbeResult, max_lag_ms: u64) -> String {
+    if let Some(e) = &r.error {
+        return e.clone();
+    }
+    match (to, r.health.lag_ms) {
+        (BackendState::Lagging, Some(lag)) if lag > max_lag_ms => {
+            format!("lag {lag} ms > max_lag_ms {max_lag_ms}")
+        }
+        (BackendState::Lagging, _) => "answering again; readmitted after good checks".into(),
+        (BackendState::Online, Some(lag)) => format!(
+            "lag {lag} ms <= {} ms (half of max_lag_ms) for {READMIT_CHECKS} checks",
+            max_lag_ms / 2
+        ),
+        _ => "probe ok".into(),
+    }
 }
 
 /// The state after one probe.

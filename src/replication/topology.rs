@@ -3,8 +3,9 @@
 //! Tunables a DBA changes at runtime (weight, lag limit, admin state) and the counters
 //! are atomics on the long-lived [`Backend`].
 
-use crate::config::{Config, Role};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use super::latency::LatencyHistogram;
+use crate::config::{BackendConfig, Config, Role};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// A backend's health as the monitor and the DBA see it.
@@ -17,9 +18,11 @@ pub enum BackendState {
     Lagging = 1,
     /// Not answering the monitor.
     Down = 2,
-    /// Taken out by the DBA: no new traffic.
+    /// Taken out by the DBA: no new statements (reads, or writes on a primary);
+    /// statements of transactions already open there finish; idle connections close.
     Offline = 3,
-    /// Taken out by the DBA: no new sessions, running ones finish.
+    /// Taken out by the DBA: no new reads and, on a primary, no new sessions; sessions
+    /// already using it go on.
     Draining = 4,
 }
 
@@ -32,6 +35,17 @@ impl BackendState {
             BackendState::Down => "down",
             BackendState::Offline => "offline",
             BackendState::Draining => "draining",
+        }
+    }
+
+    /// The states a DBA may set: `online` (hand it back to the monitor), `offline`,
+    /// `draining`.
+    pub fn parse_admin(s: &str) -> Option<BackendState> {
+        match s.to_ascii_lowercase().as_str() {
+            "online" => Some(BackendState::Online),
+            "offline" => Some(BackendState::Offline),
+            "draining" => Some(BackendState::Draining),
+            _ => None,
         }
     }
 
@@ -76,6 +90,19 @@ pub struct Backend {
     state: AtomicU8,
     /// Requests sent.
     pub queries: AtomicU64,
+    /// Of those, the ones routed as reads.
+    pub reads: AtomicU64,
+    /// Of those, writes, transaction and session traffic.
+    pub writes: AtomicU64,
+    /// Requests answered with an ERR packet (the statement failed, the backend is fine).
+    pub sql_errors: AtomicU64,
+    /// Response times of the requests.
+    pub latency: LatencyHistogram,
+    /// Connections open to it now (idle in the pool or held by sessions).
+    pub open_conns: AtomicU64,
+    /// Set when a config reload removed or replaced this backend: its connections are
+    /// not pooled again.
+    pub retired: AtomicBool,
     /// Requests that failed with a backend or connection error.
     pub errors: AtomicU64,
     /// Connections opened.
@@ -89,10 +116,38 @@ pub struct Backend {
     pub online_since_ms: AtomicU64,
 }
 
+/// How a request is counted on its backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// Routed as a read.
+    Read,
+    /// A write, or transaction or session traffic.
+    Write,
+}
+
 impl Backend {
-    /// Counts one request.
-    pub fn count_query(&self) {
-        self.queries.fetch_add(1, Ordering::Relaxed);
+    /// A backend as configured, Online, with zeroed counters.
+    pub fn new(b: &BackendConfig) -> Backend {
+        Backend {
+            name: b.name.as_str().into(),
+            address: b.address.clone(),
+            role: b.role,
+            weight: AtomicU32::new(b.weight),
+            max_lag_ms: AtomicU64::new(b.max_lag_ms),
+            state: AtomicU8::new(BackendState::Online as u8),
+            queries: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            sql_errors: AtomicU64::new(0),
+            latency: LatencyHistogram::default(),
+            open_conns: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
+            errors: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+            outstanding: AtomicU64::new(0),
+            latency_ewma_us: AtomicU64::new(0),
+            online_since_ms: AtomicU64::new(0),
+        }
     }
 
     /// Counts one failure.
@@ -124,13 +179,21 @@ impl Backend {
         before
     }
 
-    /// Marks a request sent; the guard marks it answered (or abandoned) when dropped,
-    /// and feeds its duration into the latency average.
-    pub fn begin_request(&self) -> InFlight<'_> {
+    /// Marks a request sent and counts it; the guard marks it answered (or abandoned)
+    /// when dropped or [finished](InFlight::finish), and feeds its duration into the
+    /// latency average and histogram.
+    pub fn begin_request(&self, kind: RequestKind) -> InFlight<'_> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        match kind {
+            RequestKind::Read => &self.reads,
+            RequestKind::Write => &self.writes,
+        }
+        .fetch_add(1, Ordering::Relaxed);
         self.outstanding.fetch_add(1, Ordering::Relaxed);
         InFlight {
             backend: self,
             started: std::time::Instant::now(),
+            done: false,
         }
     }
 
@@ -161,13 +224,21 @@ impl Backend {
 pub struct InFlight<'a> {
     backend: &'a Backend,
     started: std::time::Instant,
+    done: bool,
 }
 
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
+impl InFlight<'_> {
+    /// Marks the request answered; returns how long it took, in microseconds.
+    pub fn finish(mut self) -> u64 {
+        self.done = true;
+        self.complete()
+    }
+
+    fn complete(&self) -> u64 {
         let b = self.backend;
         b.outstanding.fetch_sub(1, Ordering::Relaxed);
         let sample = self.started.elapsed().as_micros() as u64;
+        b.latency.record(sample);
         let old = b.latency_ewma_us.load(Ordering::Relaxed);
         let new = if old == 0 {
             sample
@@ -175,6 +246,15 @@ impl Drop for InFlight<'_> {
             old - old / 8 + sample / 8
         };
         b.latency_ewma_us.store(new, Ordering::Relaxed);
+        sample
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.complete();
+        }
     }
 }
 
@@ -202,22 +282,7 @@ impl Topology {
         let backends: Vec<Arc<Backend>> = config
             .backends
             .iter()
-            .map(|b| {
-                Arc::new(Backend {
-                    name: b.name.as_str().into(),
-                    address: b.address.clone(),
-                    role: b.role,
-                    weight: AtomicU32::new(b.weight),
-                    max_lag_ms: AtomicU64::new(b.max_lag_ms),
-                    state: AtomicU8::new(BackendState::Online as u8),
-                    queries: AtomicU64::new(0),
-                    errors: AtomicU64::new(0),
-                    connects: AtomicU64::new(0),
-                    outstanding: AtomicU64::new(0),
-                    latency_ewma_us: AtomicU64::new(0),
-                    online_since_ms: AtomicU64::new(0),
-                })
-            })
+            .map(|b| Arc::new(Backend::new(b)))
             .collect();
         let health = vec![Health::default(); backends.len()];
         Topology {

@@ -13,6 +13,7 @@ use crate::protocol::handshake::{is_ssl_request, Greeting, HandshakeResponse};
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::{PacketConn, ProtocolError};
 use bytes::BytesMut;
+use std::collections::HashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -92,11 +93,13 @@ async fn read_exact_packet(tcp: &mut TcpStream) -> Result<(u8, Vec<u8>), Protoco
     Ok((h[3], payload))
 }
 
-/// Greets and authenticates a client on `tcp`, whose proxy connection id is `id`.
+/// Greets and authenticates a client on `tcp`, whose proxy connection id is `id`,
+/// against `users` (the proxy's `[[users]]`, or the admin port's one admin).
 pub async fn handshake(
     proxy: &Proxy,
     mut tcp: TcpStream,
     id: u32,
+    users: &HashMap<String, Secret>,
 ) -> Result<Authenticated, AuthError> {
     let flavour = proxy.flavour.load_full();
     let mut offered = PROXY_CAPS & (flavour.capabilities | CLIENT_LONG_PASSWORD | CLIENT_SSL);
@@ -165,7 +168,6 @@ pub async fn handshake(
         );
         return Err(refuse(&mut conn, seq, err).await);
     }
-    let users = proxy.users.load();
     let secret = users.get(&response.user).cloned();
     let credential = match secret {
         Some(secret) => verify(&mut conn, &mut seq, &secret, &response, &scramble).await?,

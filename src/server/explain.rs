@@ -39,6 +39,33 @@ pub fn asks_last_gtid(sql: &[u8]) -> bool {
         .eq_ignore_ascii_case(b"@@rwproxy_last_gtid")
 }
 
+/// Columns of an EXPLAIN ROUTE answer.
+pub const EXPLAIN_COLUMNS: [&str; 5] = ["route", "reason", "hint", "pins", "transaction"];
+
+/// The EXPLAIN ROUTE row for a statement classified as `class`, decided as `d`, in a
+/// session in `state` (the proxy port's own session, or a fresh one on the admin port).
+pub fn explain_row(
+    class: &crate::router::Classification,
+    d: &crate::router::Decision,
+    state: &crate::router::SessionState,
+) -> Vec<Option<String>> {
+    let route = match &d.dest {
+        Dest::Primary => "primary".to_string(),
+        Dest::Replica => "replica".to_string(),
+        Dest::Backend(name) => name.to_string(),
+    };
+    let hint = class.hint.as_ref().map(|h| format!("{h:?}"));
+    let pins = state.pin().map(|p| p.as_str().to_string());
+    let txn = if state.in_transaction() { "yes" } else { "no" };
+    vec![
+        Some(route),
+        Some(d.reason.to_string()),
+        hint,
+        pins,
+        Some(txn.to_string()),
+    ]
+}
+
 impl Session {
     /// Answers `SELECT @@rwproxy_last_gtid`: the primary's position after this session's
     /// last write (NULL before any), to hand to another connection as
@@ -53,31 +80,8 @@ impl Session {
     pub(crate) async fn explain_route(&mut self, stmt: &[u8], seq: u8) -> Flow {
         let class = crate::router::classify::classify(stmt);
         let d = self.decide(&class, self.rule_for(stmt));
-        let route = match &d.dest {
-            Dest::Primary => "primary".to_string(),
-            Dest::Replica => "replica".to_string(),
-            Dest::Backend(name) => name.to_string(),
-        };
-        let hint = class.hint.as_ref().map(|h| format!("{h:?}"));
-        let pins = self.state.pin().map(|p| p.as_str().to_string());
-        let txn = if self.state.in_transaction() {
-            "yes"
-        } else {
-            "no"
-        };
-        let row = vec![
-            Some(route),
-            Some(d.reason.to_string()),
-            hint,
-            pins,
-            Some(txn.to_string()),
-        ];
-        self.send_rows(
-            &["route", "reason", "hint", "pins", "transaction"],
-            &[row],
-            seq,
-        )
-        .await
+        let row = explain_row(&class, &d, &self.state);
+        self.send_rows(&EXPLAIN_COLUMNS, &[row], seq).await
     }
 
     /// Sends a small text result set the proxy made itself.

@@ -72,7 +72,6 @@ pub async fn forward(
         Strip::LastGtid if !backend.gtid_tracked => Strip::Nothing,
         s => s,
     };
-    target.count_query();
     match req.patched {
         Some(parts) => backend.conn.write_packet_parts(0, parts),
         None => backend.conn.write_packet(0, req.payload),

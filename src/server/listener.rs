@@ -1,9 +1,12 @@
 //! The accept loop: one task per client, tracked so shutdown can wait for them.
 
 use super::auth::{handshake, AuthError};
+use super::counters::ClientStats;
 use super::session::Session;
 use super::Proxy;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -16,6 +19,7 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
     let tracker = TaskTracker::new();
     let stop = CancellationToken::new();
     tokio::pin!(shutdown);
+    proxy.listening.store(true, Ordering::Relaxed);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -32,34 +36,70 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         };
         let _ = tcp.set_nodelay(true);
         let proxy = proxy.clone();
-        let handle = proxy.sessions.register(&stop);
+        proxy.clients.accepted.fetch_add(1, Ordering::Relaxed);
+        let handle = proxy.sessions.register(&stop, Some(peer));
         tracker.spawn(async move {
             let timeout = Duration::from_millis(proxy.config.load().proxy.handshake_timeout_ms);
-            let authed =
-                match tokio::time::timeout(timeout, handshake(&proxy, tcp, handle.id)).await {
-                    Ok(Ok(a)) => a,
-                    Ok(Err(AuthError::Refused(err))) => {
-                        tracing::info!(%peer, error = %err, "client refused");
-                        proxy.sessions.remove(handle.id);
-                        return;
-                    }
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "handshake failed");
-                        proxy.sessions.remove(handle.id);
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::info!(%peer, "handshake timed out");
-                        proxy.sessions.remove(handle.id);
-                        return;
-                    }
-                };
-            tracing::info!(%peer, id = handle.id, user = %authed.response.user, "client connected");
-            Session::run(proxy, handle.clone(), authed).await;
-            tracing::info!(%peer, id = handle.id, "client disconnected");
+            let users = proxy.users.load_full();
+            let authed = tokio::time::timeout(timeout, handshake(&proxy, tcp, handle.id, &users));
+            let authed = match authed.await {
+                Ok(Ok(a)) => a,
+                failed => {
+                    proxy.sessions.remove(handle.id);
+                    let err = failed.map(|r| r.err()).ok().flatten();
+                    log_failed_handshake(&proxy.clients, peer, err, "proxy");
+                    return;
+                }
+            };
+            let user = authed.response.user.clone();
+            tracing::info!(%peer, id = handle.id, %user, "client connected");
+            let started = std::time::Instant::now();
+            let why = Session::run(proxy, handle.clone(), authed).await;
+            let secs = started.elapsed().as_secs_f64();
+            tracing::info!(%peer, id = handle.id, %user, reason = why, secs, "client disconnected");
         });
     }
+    proxy.listening.store(false, Ordering::Relaxed);
     tracker.close();
     stop.cancel();
     tracker.wait().await;
+}
+
+/// One log line and one counter per failed handshake on `port` (`proxy` or `admin`):
+/// access denied (with the server's message, which names the user but never the
+/// password), another refusal, a broken handshake, or a timeout (`None`).
+pub fn log_failed_handshake(
+    stats: &ClientStats,
+    peer: SocketAddr,
+    err: Option<AuthError>,
+    port: &'static str,
+) {
+    match err {
+        Some(AuthError::Refused(e))
+            if e.code == crate::protocol::constants::errors::ER_ACCESS_DENIED_ERROR =>
+        {
+            stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%peer, port, error = %e.message, "client authentication failed");
+        }
+        Some(AuthError::Refused(e)) => {
+            stats.handshake_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%peer, port, error = %e, "client refused");
+        }
+        Some(e) => {
+            stats.handshake_errors.fetch_add(1, Ordering::Relaxed);
+            // A bare connect-and-close (a TCP health check) is not worth a line.
+            if matches!(
+                e,
+                AuthError::Protocol(crate::protocol::ProtocolError::Closed)
+            ) {
+                tracing::debug!(%peer, port, "client closed during the handshake");
+            } else {
+                tracing::info!(%peer, port, error = %e, "client handshake failed");
+            }
+        }
+        None => {
+            stats.handshake_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%peer, port, "client handshake timed out");
+        }
+    }
 }

@@ -4,10 +4,12 @@
 pub mod auth;
 pub mod backends;
 pub mod causal;
+pub mod counters;
 pub mod explain;
 pub mod forward;
 pub mod kill;
 pub mod listener;
+pub mod observe;
 pub mod prepared;
 pub mod registry;
 pub mod session;
@@ -23,6 +25,8 @@ use crate::protocol::auth::Secret;
 use crate::replication::Topology;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
 
@@ -70,11 +74,37 @@ pub struct Proxy {
     pub route_stats: crate::router::stats::RouteStats,
     /// Compiled `[[rules]]`.
     pub rules: ArcSwap<crate::router::rules::Rules>,
+    /// Statements routed, by reason.
+    pub route_reasons: counters::ReasonCounters,
+    /// Client connection counters.
+    pub clients: counters::ClientStats,
+    /// Per-fingerprint statement statistics.
+    pub digests: crate::admin::digest::Digests,
+    /// `[admin] slow_ms`, read per statement.
+    pub slow_ms: AtomicU64,
+    /// True while the client listener accepts (readiness).
+    pub listening: AtomicBool,
+    /// The file the config came from, for `RELOAD CONFIG` and `SAVE CONFIG`.
+    pub config_path: Option<PathBuf>,
+    /// One reload or save at a time.
+    pub reload_lock: tokio::sync::Mutex<()>,
+    /// Config reloads applied.
+    pub reloads: AtomicU64,
+    /// Config reloads refused (invalid file).
+    pub reload_failures: AtomicU64,
+    /// When the proxy started (uptime, QPS).
+    pub started: std::time::Instant,
+    /// The last QPS sample: (when, requests so far, rate).
+    pub qps_sample: std::sync::Mutex<(std::time::Instant, u64, f64)>,
 }
 
 impl Proxy {
     /// Builds the shared state from a validated config; fails only on unreadable TLS files.
     pub fn new(config: Config) -> Result<Arc<Proxy>, String> {
+        Proxy::build(config, None)
+    }
+
+    fn build(config: Config, config_path: Option<PathBuf>) -> Result<Arc<Proxy>, String> {
         let tls = match (&config.proxy.tls_cert, &config.proxy.tls_key) {
             (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
             _ => None,
@@ -86,9 +116,34 @@ impl Proxy {
             .collect();
         let rules = crate::router::rules::Rules::compile(&config.rules)
             .map_err(|(k, r)| format!("{k}: {r}"))?;
+        let digests = crate::admin::digest::Digests::default();
+        digests
+            .enabled
+            .store(config.admin.digests, Ordering::Relaxed);
+        digests
+            .max
+            .store(config.admin.max_digests, Ordering::Relaxed);
+        let topology = Topology::from_config(&config);
+        for (b, c) in topology.backends.iter().zip(&config.backends) {
+            if c.state != crate::config::AdminState::Online {
+                b.set_state(crate::admin::reload::backend_state(c.state));
+            }
+        }
+        let now = std::time::Instant::now();
         Ok(Arc::new(Proxy {
+            route_reasons: Default::default(),
+            clients: Default::default(),
+            digests,
+            slow_ms: AtomicU64::new(config.admin.slow_ms),
+            listening: AtomicBool::new(false),
+            config_path,
+            reload_lock: tokio::sync::Mutex::new(()),
+            reloads: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+            started: now,
+            qps_sample: std::sync::Mutex::new((now, 0, 0.0)),
             rules: ArcSwap::from_pointee(rules),
-            topology: ArcSwap::from_pointee(Topology::from_config(&config)),
+            topology: ArcSwap::from_pointee(topology),
             config: ArcSwap::from_pointee(config),
             users: ArcSwap::from_pointee(users),
             pool: Pool::default(),
@@ -97,6 +152,13 @@ impl Proxy {
             flavour: ArcSwap::from_pointee(ServerFlavour::default()),
             route_stats: Default::default(),
         }))
+    }
+
+    /// Loads, validates and builds the proxy from the file at `path`, remembered for
+    /// `RELOAD CONFIG` and `SAVE CONFIG`.
+    pub fn from_file(path: &std::path::Path) -> Result<Arc<Proxy>, String> {
+        let config = Config::load(path).map_err(|e| e.to_string())?;
+        Proxy::build(config, Some(path.to_path_buf()))
     }
 
     /// Learns the primary's version and capabilities by reading its greeting (no login).
@@ -146,5 +208,9 @@ impl Proxy {
 impl crate::replication::monitor::TopologyHolder for Proxy {
     fn topology(&self) -> &ArcSwap<Topology> {
         &self.topology
+    }
+
+    fn monitor_settings(&self) -> Option<crate::config::MonitorConfig> {
+        Some(self.config.load().monitor.clone())
     }
 }

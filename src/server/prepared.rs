@@ -32,6 +32,8 @@ pub(crate) struct Prepared {
     long_data: bool,
     /// Backend of the last execute.
     last: Option<Arc<str>>,
+    /// Its digest key, once an execute was recorded (`SHOW DIGESTS`).
+    digest: Option<u64>,
 }
 
 /// The session's prepared statements, by client id (= the primary's id).
@@ -47,6 +49,31 @@ impl Statements {
             (LAST_PREPARED, Some(last)) => last,
             _ => id,
         }
+    }
+
+    fn by_id_bytes(&self, id: &[u8]) -> Option<&Prepared> {
+        let id = u32::from_le_bytes(id.get(..4)?.try_into().ok()?);
+        self.map.get(&self.resolve(id))
+    }
+
+    /// SQL text of the statement whose little-endian id is `id`.
+    pub(crate) fn sql(&self, id: &[u8]) -> Option<&[u8]> {
+        self.by_id_bytes(id).and_then(|p| p.prepare.get(1..))
+    }
+
+    /// Digest key of the statement whose little-endian id is `id`, fingerprinted once.
+    pub(crate) fn digest(
+        &mut self,
+        id: &[u8],
+        digests: &crate::admin::digest::Digests,
+    ) -> Option<u64> {
+        let id = u32::from_le_bytes(id.get(..4)?.try_into().ok()?);
+        let id = self.resolve(id);
+        let p = self.map.get_mut(&id)?;
+        if p.digest.is_none() {
+            p.digest = digests.key(p.prepare.get(1..)?);
+        }
+        p.digest
     }
 }
 
@@ -80,6 +107,7 @@ impl Session {
                     types: None,
                     long_data: false,
                     last: None,
+                    digest: None,
                 },
             );
             self.stmts.last_prepared = Some(id);

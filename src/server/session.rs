@@ -57,8 +57,13 @@ pub struct Session {
 }
 
 impl Session {
-    /// Completes the login (connecting the primary) and runs the command loop.
-    pub async fn run(proxy: Arc<Proxy>, handle: Arc<SessionHandle>, authed: Authenticated) {
+    /// Completes the login (connecting the primary) and runs the command loop; returns
+    /// why the session ended (for the disconnect log line).
+    pub async fn run(
+        proxy: Arc<Proxy>,
+        handle: Arc<SessionHandle>,
+        authed: Authenticated,
+    ) -> &'static str {
         let Authenticated {
             conn,
             caps,
@@ -91,18 +96,27 @@ impl Session {
             consistency: config.proxy.consistency,
             primary_reads: config.proxy.primary_reads,
         };
-        if let Err(err) = s.connect_primary().await {
+        let login = match s.login_gate() {
+            Ok(()) => s.connect_primary().await,
+            Err(e) => Err(e),
+        };
+        if let Err(err) = login {
+            tracing::info!(id = s.handle.id, user = %s.login.user, error = %err, "client refused after authentication");
             s.send_err(seq, &err).await;
             s.finish().await;
-            return;
+            return "login failed on the primary";
         }
         s.client
             .write_packet(seq, &ok_packet(s.state.status, s.caps));
-        if s.client.flush().await.is_ok() {
+        s.handle.end(s.state.schema.as_deref());
+        let why = if s.client.flush().await.is_ok() {
             tracing::debug!(id = s.handle.id, user = %s.login.user, "client authenticated");
-            s.command_loop().await;
-        }
+            s.command_loop().await
+        } else {
+            "client closed the connection"
+        };
         s.finish().await;
+        why
     }
 
     /// Connects the primary (at login and after COM_CHANGE_USER); its errors, such as an
@@ -117,18 +131,26 @@ impl Session {
         Ok(())
     }
 
-    async fn command_loop(&mut self) {
+    async fn command_loop(&mut self) -> &'static str {
         // One cancellation future for the whole session, not one per command.
         let cancelled = self.handle.cancel.clone().cancelled_owned();
         tokio::pin!(cancelled);
         loop {
             let packet = tokio::select! {
                 biased;
-                _ = &mut cancelled => return,
+                _ = &mut cancelled => return "killed or shut down",
                 p = self.client.read_packet(0, self.max_packet) => p,
             };
             let flow = match packet {
-                Ok(p) => self.handle_command(&p.payload, p.seq).await,
+                Ok(p) => {
+                    if p.payload.first() == Some(&crate::protocol::constants::com::COM_QUIT) {
+                        return "quit";
+                    }
+                    self.note_begin(&p.payload);
+                    let flow = self.handle_command(&p.payload, p.seq).await;
+                    self.handle.end(self.state.schema.as_deref());
+                    flow
+                }
                 Err(ProtocolError::TooLarge { size, max }) => {
                     // The oversize packet was read to its end: the stream is in step.
                     let err = ErrPacket::new(
@@ -152,10 +174,11 @@ impl Session {
                     self.send_err(got.wrapping_add(1), &err).await;
                     Flow::Close
                 }
-                Err(_) => Flow::Close,
+                Err(ProtocolError::Closed) => return "client closed the connection",
+                Err(_) => return "client connection error",
             };
             if let Flow::Close = flow {
-                return;
+                return "closed after a failed request";
             }
         }
     }

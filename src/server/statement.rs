@@ -298,11 +298,12 @@ impl Session {
             } else {
                 &stats.to_replica
             });
-            let in_flight = target.begin_request();
+            let in_flight = target.begin_request(super::observe::request_kind(decision));
             let forwarded = forward::forward(&mut self.client, &mut self.conns[idx], req).await;
-            drop(in_flight);
+            let us = in_flight.finish();
             match forwarded {
                 Ok(walker) => {
+                    self.observe(req, decision, &target, is_primary, us, &walker);
                     self.state.observe(walker.status, walker.ok.as_ref());
                     // Set only on a change: no allocation per statement.
                     if self.state.last_backend.as_deref() != Some(&*target.name) {

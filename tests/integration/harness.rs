@@ -19,6 +19,10 @@ pub struct Env {
     pub cluster: Cluster,
     /// Port the proxy listens on.
     pub proxy_port: u16,
+    /// Its SQL admin port.
+    pub admin_port: u16,
+    /// Its HTTP port (metrics, health, API).
+    pub http_port: u16,
     /// Kept so the directory lives as long as the process.
     _dir: tempfile::TempDir,
 }
@@ -103,10 +107,11 @@ fn start_env() -> Env {
             node_sql(&cluster, &n.name, "SET GLOBAL userstat = 1");
         }
         let proxy_port = free_port();
+        let (admin_port, http_port) = (free_port(), free_port());
         let config_path = dir.path().join("rwproxy.toml");
         // The servers run with max_allowed_packet = 128M; so does the proxy, so clients
         // that read @@max_allowed_packet get what it says.
-        let config = proxy_config(&cluster, proxy_port).replacen(
+        let config = proxy_config(&cluster, proxy_port, admin_port, http_port).replacen(
             "[proxy]\n",
             "[proxy]\nmax_allowed_packet = 134217728\n",
             1,
@@ -119,12 +124,16 @@ fn start_env() -> Env {
         Env {
             cluster,
             proxy_port,
+            admin_port,
+            http_port,
             _dir: dir,
         }
     }
 }
 
-fn proxy_config(cluster: &Cluster, port: u16) -> String {
+/// The test proxy's config: the cluster's sample, the extra test users, and the admin
+/// interfaces on their own free ports (parallel proxies never collide on 6032/6080).
+fn proxy_config(cluster: &Cluster, port: u16, admin_port: u16, http_port: u16) -> String {
     let hash = {
         use sha1::{Digest, Sha1};
         let s1 = Sha1::digest(HASHED_PASSWORD.as_bytes());
@@ -135,7 +144,8 @@ fn proxy_config(cluster: &Cluster, port: u16) -> String {
     format!(
         "{base}\n[[users]]\nname = \"hashed\"\npassword = \"*{hash}\"\n\n\
          [[users]]\nname = \"other\"\npassword = \"other\"\n\n\
-         [[users]]\nname = \"edu\"\npassword = \"ed-pw\"\n"
+         [[users]]\nname = \"edu\"\npassword = \"ed-pw\"\n\n\
+         [admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhttp = \"127.0.0.1:{http_port}\"\n"
     )
 }
 
@@ -198,6 +208,17 @@ fn start_proxy(config: &std::path::Path, port: u16, dir: &std::path::Path) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Process id of the proxy binary `env()` started.
+pub fn proxy_pid() -> u32 {
+    env();
+    PROXY
+        .lock()
+        .expect("proxy lock")
+        .as_ref()
+        .map(Child::id)
+        .expect("proxy running")
 }
 
 /// Connection options through the proxy.
@@ -270,14 +291,22 @@ pub async fn fresh_schema(name: &str) -> String {
     name.to_string()
 }
 
-/// A second proxy, in this process, on its own port with a config edited by `edit`
-/// (e.g. TLS settings). Stops when the returned guard is dropped.
+/// A second proxy, in this process, on its own ports with a config edited by `edit`
+/// (e.g. TLS settings), written to a file of its own (so RELOAD/SAVE CONFIG work).
+/// Stops when the returned guard is dropped.
 pub struct InProcProxy {
     /// Its port.
     pub port: u16,
+    /// Its SQL admin port.
+    pub admin_port: u16,
+    /// Its HTTP port.
+    pub http_port: u16,
+    /// Its config file.
+    pub config_path: std::path::PathBuf,
     /// The proxy's shared state (runtime changes in tests).
     pub proxy: std::sync::Arc<rwproxy::server::Proxy>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for InProcProxy {
@@ -291,17 +320,24 @@ impl Drop for InProcProxy {
 /// Starts an in-process proxy for the shared cluster; `edit` changes the TOML text.
 pub async fn inproc_proxy(edit: impl FnOnce(String) -> String) -> InProcProxy {
     let e = env();
-    let port = free_port();
-    let text = edit(proxy_config(&e.cluster, port));
-    let config =
-        rwproxy::config::Config::parse(&text, std::path::Path::new("inproc.toml")).expect("config");
-    let proxy = rwproxy::server::Proxy::new(config).expect("proxy");
+    let (port, admin_port, http_port) = (free_port(), free_port(), free_port());
+    let text = edit(proxy_config(&e.cluster, port, admin_port, http_port));
+    let dir = tempfile::Builder::new()
+        .prefix("rwproxy-inproc-")
+        .tempdir()
+        .expect("tempdir");
+    let config_path = dir.path().join("inproc.toml");
+    std::fs::write(&config_path, &text).expect("write config");
+    let proxy = rwproxy::server::Proxy::from_file(&config_path).expect("proxy config");
     proxy.probe_flavour().await.expect("probe primary");
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let stop_monitor = tokio_util::sync::CancellationToken::new();
+    rwproxy::admin::start(&proxy, &stop_monitor)
+        .await
+        .expect("admin listeners");
     proxy.spawn_monitor(stop_monitor.clone());
     tokio::spawn(rwproxy::server::run(listener, proxy.clone(), async move {
         let _ = rx.await;
@@ -309,7 +345,11 @@ pub async fn inproc_proxy(edit: impl FnOnce(String) -> String) -> InProcProxy {
     }));
     InProcProxy {
         port,
+        admin_port,
+        http_port,
+        config_path,
         proxy,
         stop: Some(tx),
+        _dir: dir,
     }
 }

@@ -1,6 +1,9 @@
 //! Integration tests against real MariaDB servers with real replication, started by the
 //! tests themselves (see `harness`). Run with `cargo test --test integration`.
 
+mod admin;
+mod admin_http;
+mod admin_util;
 mod bad_input;
 mod basics;
 mod cluster_test;
