@@ -51,7 +51,7 @@ async fn a_lagging_replica_gets_no_reads_until_it_catches_up() {
     let _serial = SERIAL.lock().await;
     let db = setup("repl_lag").await;
     let fast = |t: String| {
-        t.replace("interval_ms = 250", "interval_ms = 100")
+        t.replacen("[monitor]\n", "[monitor]\ninterval_ms = 100\n", 1)
             .replace("max_lag_ms = 1000", "max_lag_ms = 400")
     };
     let p = inproc_proxy(fast).await;
@@ -276,7 +276,7 @@ async fn primary_reads_policy_when_no_replica_qualifies() {
 async fn a_crashed_replica_costs_no_read_errors_and_comes_back() {
     let _serial = SERIAL.lock().await;
     let db = setup("repl_crash").await;
-    let p = inproc_proxy(|t| t.replace("interval_ms = 250", "interval_ms = 100")).await;
+    let p = inproc_proxy(|t| t.replacen("[monitor]\n", "[monitor]\ninterval_ms = 100\n", 1)).await;
     let replica1 = p.proxy.topology.load().get("replica1").cloned().unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
@@ -427,7 +427,7 @@ async fn writes_follow_a_promoted_replica_without_a_restart() {
         .unwrap();
     d.disconnect().await.unwrap();
     caught_up().await;
-    let p = inproc_proxy(|t| t.replace("interval_ms = 250", "interval_ms = 100")).await;
+    let p = inproc_proxy(|t| t.replacen("[monitor]\n", "[monitor]\ninterval_ms = 100\n", 1)).await;
     let mut c = mysql_async::Conn::new(opts(p.port, &db)).await.unwrap();
     c.query_drop("INSERT INTO w (v) VALUES (1)").await.unwrap();
 
@@ -455,7 +455,7 @@ async fn writes_wait_for_a_writable_primary_then_fail_clearly() {
     let _serial = SERIAL.lock().await;
     let db = setup("repl_hold").await;
     let p = inproc_proxy(|t| {
-        t.replace("interval_ms = 250", "interval_ms = 100")
+        t.replacen("[monitor]\n", "[monitor]\ninterval_ms = 100\n", 1)
             .replacen("[proxy]\n", "[proxy]\nwrite_hold_ms = 400\n", 1)
     })
     .await;
