@@ -298,6 +298,18 @@ for n in primary replica1 replica2; do
   [ -n "$tables" ] || die "$n has no storefront schema"
   say "$n: storefront schema with $tables table(s)"
 done
+# rwproxy's own healthcheck (GET /health/ready: listener up, writable primary known)
+# turns healthy, and the admin port answers with the backends.
+state=unknown
+for _ in $(seq 1 60); do
+  state=$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$(compose ps -q rwproxy)")
+  [ "$state" = healthy ] && break
+  sleep 0.5
+done
+[ "$state" = healthy ] || die "rwproxy's healthcheck (/health/ready) says: $state"
+backends=$(mariadb -h127.0.0.1 -P6032 -uadmin -padmin --connect-timeout=2 -N -B -e "SHOW BACKENDS" | wc -l)
+[ "$backends" -eq 3 ] || die "SHOW BACKENDS on the admin port listed $backends backends, expected 3"
+say "rwproxy healthy (/health/ready); SHOW BACKENDS lists $backends backends"
 
 # --- the storefront bench through the proxy -----------------------------------------------------
 phase bench
