@@ -126,6 +126,9 @@ pub struct ProxyConfig {
     pub connect_timeout_ms: u64,
     /// Time a client has to complete the handshake.
     pub handshake_timeout_ms: u64,
+    /// Client connections served at once; the next one gets ERR 1040 (Too many
+    /// connections) instead of a greeting, like the server at its `max_connections`.
+    pub max_client_connections: usize,
     /// Longest a read waits for a replica to apply the session's last write before it
     /// goes to the primary instead (read-your-writes).
     pub causal_wait_ms: u64,
@@ -144,6 +147,7 @@ impl Default for ProxyConfig {
             require_tls: false,
             connect_timeout_ms: 3000,
             handshake_timeout_ms: 10_000,
+            max_client_connections: 4096,
             causal_wait_ms: 500,
         }
     }
@@ -382,6 +386,9 @@ impl Config {
                 "proxy.require_tls".into(),
                 "require_tls needs tls_cert and tls_key".into(),
             ));
+        }
+        if self.proxy.max_client_connections == 0 {
+            return Err(("proxy.max_client_connections".into(), "must be > 0".into()));
         }
         if self.monitor.interval_ms == 0 {
             return Err(("monitor.interval_ms".into(), "must be > 0".into()));

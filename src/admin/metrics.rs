@@ -159,6 +159,12 @@ impl Collector for ProxyCollector {
             "Client logins refused (access denied)",
             &one(get(&c.auth_failures)),
         )?;
+        counter(
+            &mut e,
+            "rwproxy_clients_refused_too_many",
+            "Client connections refused with ERR 1040 (max_client_connections)",
+            &one(get(&c.too_many)),
+        )?;
         gauge(
             &mut e,
             "rwproxy_uptime_seconds",

@@ -47,6 +47,7 @@ pub fn rows(proxy: &Proxy) -> Vec<(String, String)> {
         ("clients_accepted".into(), get(&c.accepted)),
         ("client_auth_failures".into(), get(&c.auth_failures)),
         ("client_handshake_errors".into(), get(&c.handshake_errors)),
+        ("client_too_many".into(), get(&c.too_many)),
         ("requests_total".into(), requests_total(proxy).to_string()),
         ("qps".into(), format!("{:.1}", qps(proxy))),
         ("config_reloads".into(), get(&proxy.reloads)),

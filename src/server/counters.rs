@@ -13,6 +13,8 @@ pub struct ClientStats {
     pub auth_failures: AtomicU64,
     /// Handshakes that failed otherwise (bad packets, TLS, timeouts, refused logins).
     pub handshake_errors: AtomicU64,
+    /// Connections refused with ERR 1040 (`[proxy] max_client_connections` reached).
+    pub too_many: AtomicU64,
 }
 
 /// Distinct reason names the table can hold (there are a few dozen).

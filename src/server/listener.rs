@@ -39,6 +39,13 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         proxy.clients.accepted.fetch_add(1, Ordering::Relaxed);
         let handle = proxy.sessions.register(&stop, Some(peer));
         tracker.spawn(async move {
+            let limit = proxy.config.load().proxy.max_client_connections;
+            // The registry holds every client from accept on, this one included.
+            if proxy.sessions.len() > limit {
+                proxy.sessions.remove(handle.id);
+                too_many(&proxy, tcp, peer, limit).await;
+                return;
+            }
             let timeout = Duration::from_millis(proxy.config.load().proxy.handshake_timeout_ms);
             let users = proxy.users.load_full();
             let authed = tokio::time::timeout(timeout, handshake(&proxy, tcp, handle.id, &users));
@@ -63,6 +70,23 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
     tracker.close();
     stop.cancel();
     tracker.wait().await;
+}
+
+/// Refuses a client over `[proxy] max_client_connections` the way the server does at its
+/// `max_connections`: ERR 1040 in place of the greeting, then close.
+async fn too_many(proxy: &Proxy, tcp: tokio::net::TcpStream, peer: SocketAddr, limit: usize) {
+    use crate::protocol::constants::errors::ER_CON_COUNT_ERROR;
+    proxy.clients.too_many.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(%peer, limit, "client refused: too many connections (max_client_connections)");
+    let err = crate::protocol::packets::ErrPacket::new(
+        ER_CON_COUNT_ERROR,
+        "08004",
+        format!("Too many connections (rwproxy max_client_connections = {limit})"),
+    );
+    let mut conn = crate::protocol::PacketConn::new(tcp);
+    conn.write_packet(0, &err.encode());
+    let _ = tokio::time::timeout(Duration::from_secs(1), conn.flush()).await;
+    conn.shutdown().await;
 }
 
 /// One log line and one counter per failed handshake on `port` (`proxy` or `admin`):

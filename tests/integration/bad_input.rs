@@ -224,3 +224,55 @@ async fn caching_sha2_fast_path_and_native_switch() {
         Some(&0x00)
     );
 }
+
+/// Opens a client connection to the proxy on `port`.
+async fn connect(port: u16) -> Result<mysql_async::Conn, mysql_async::Error> {
+    mysql_async::Conn::new(
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(port)
+            .user(Some("app"))
+            .pass(Some("app"))
+            .prefer_socket(false),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn clients_over_max_client_connections_get_1040() {
+    let proxy =
+        inproc_proxy(|t| t.replacen("[proxy]\n", "[proxy]\nmax_client_connections = 2\n", 1)).await;
+    let mut a = connect(proxy.port).await.unwrap();
+    let b = connect(proxy.port).await.unwrap();
+    match connect(proxy.port).await {
+        Err(mysql_async::Error::Server(e)) => {
+            assert_eq!(e.code, 1040, "{e:?}");
+            assert!(e.message.contains("Too many connections"), "{e:?}");
+        }
+        other => panic!(
+            "a third client must get ERR 1040, got {:?}",
+            other.map(|_| ())
+        ),
+    }
+    // Those already in are served; a slot freed is a slot taken.
+    let one: Option<i64> = a.query_first("SELECT 1").await.unwrap();
+    assert_eq!(one, Some(1));
+    b.disconnect().await.unwrap();
+    let mut c = None;
+    for _ in 0..50 {
+        if let Ok(conn) = connect(proxy.port).await {
+            c = Some(conn);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut c = c.expect("a client gets in once another left");
+    let one: Option<i64> = c.query_first("SELECT 1").await.unwrap();
+    assert_eq!(one, Some(1));
+    let refused = proxy
+        .proxy
+        .clients
+        .too_many
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(refused >= 1, "counted: {refused}");
+}
