@@ -4,32 +4,10 @@
 //! error. These touch the shared replicas, so they hold the replication suite's lock.
 
 use crate::admin_util::{admin, backends, com_select, num};
-use crate::harness::{caught_up, direct_opts, env, fresh_schema, inproc_proxy, rows_read};
-use crate::replication::SERIAL;
+use crate::harness::{env, inproc_proxy, rows_read};
+use crate::replication::{opts, setup, SERIAL};
 use mysql_async::prelude::*;
 use std::time::{Duration, Instant};
-
-async fn setup(name: &str) -> String {
-    let db = fresh_schema(name).await;
-    let mut c = mysql_async::Conn::new(direct_opts("app", "app", Some(&db)))
-        .await
-        .unwrap();
-    c.query_drop("CREATE TABLE r (id INT PRIMARY KEY, v INT)")
-        .await
-        .unwrap();
-    c.query_drop("INSERT INTO r SELECT seq, seq FROM seq_1_to_100")
-        .await
-        .unwrap();
-    c.disconnect().await.unwrap();
-    caught_up().await;
-    db
-}
-
-fn opts(port: u16, db: &str) -> mysql_async::Opts {
-    mysql_async::OptsBuilder::from_opts(direct_opts("app", "app", Some(db)))
-        .tcp_port(port)
-        .into()
-}
 
 /// Com_select of replica1 and replica2.
 fn selects() -> [u64; 2] {

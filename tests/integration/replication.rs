@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 /// These tests change the shared replicas (stop, delay): one at a time.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn setup(name: &str) -> String {
+/// A fresh schema `name` with a 100-row table `r`, on every server.
+pub async fn setup(name: &str) -> String {
     let db = fresh_schema(name).await;
     let mut c = mysql_async::Conn::new(direct_opts("app", "app", Some(&db)))
         .await
@@ -25,7 +26,8 @@ async fn setup(name: &str) -> String {
     db
 }
 
-fn opts(port: u16, db: &str) -> mysql_async::Opts {
+/// Driver options for user app on `port`, in schema `db`.
+pub fn opts(port: u16, db: &str) -> mysql_async::Opts {
     mysql_async::OptsBuilder::from_opts(direct_opts("app", "app", Some(db)))
         .tcp_port(port)
         .into()
