@@ -154,7 +154,7 @@ impl Default for ProxyConfig {
 }
 
 /// `[admin]`: SQL admin port and HTTP endpoint.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     /// SQL admin listener; "" disables it.
@@ -165,7 +165,7 @@ pub struct AdminConfig {
     /// unless it is also a `[[users]]` entry).
     pub user: String,
     /// Admin password (plaintext or a `*` + 40 hex digits mysql_native_password hash).
-    pub password: String,
+    pub password: Password,
     /// Statements slower than this many ms are logged (0 = off).
     pub slow_ms: u64,
     /// Keep per-fingerprint statistics (`SHOW DIGESTS`).
@@ -188,18 +188,35 @@ impl Default for AdminConfig {
     }
 }
 
-// By hand, so the password never reaches a log line.
-impl std::fmt::Debug for AdminConfig {
+/// A password from the config file (plaintext, or a `*` + 40 hex digits hash). Its
+/// `Debug` never shows it, so no log line or error message can carry a secret.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Password(String);
+
+impl Password {
+    /// The password as written in the file.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Password {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Password {
+    fn from(s: &str) -> Password {
+        Password(s.to_string())
+    }
+}
+
+impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminConfig")
-            .field("listen", &self.listen)
-            .field("http", &self.http)
-            .field("user", &self.user)
-            .field("password", &"<hidden>")
-            .field("slow_ms", &self.slow_ms)
-            .field("digests", &self.digests)
-            .field("max_digests", &self.max_digests)
-            .finish()
+        f.write_str("<hidden>")
     }
 }
 
@@ -210,7 +227,7 @@ pub struct UserConfig {
     /// User name, as clients send it and as it exists on the backends.
     pub name: String,
     /// Plaintext password, or a mysql_native_password hash `*` + 40 hex digits.
-    pub password: String,
+    pub password: Password,
 }
 
 /// `[monitor]`.
@@ -220,7 +237,7 @@ pub struct MonitorConfig {
     /// Monitor user on every backend.
     pub user: String,
     /// Its password.
-    pub password: String,
+    pub password: Password,
     /// Probe interval.
     pub interval_ms: u64,
     /// Longest a probe (connect or query) may take before the backend counts as down.
@@ -565,6 +582,18 @@ role = "replica"
         assert_eq!(c.backends[1].state, AdminState::Draining);
         let shown = format!("{:?}", c.admin);
         assert!(shown.contains("<hidden>") && !shown.contains("password: \"admin\""));
+    }
+
+    #[test]
+    fn no_password_shows_in_debug_output() {
+        let text = GOOD.replace("password = \"app\"", "password = \"s3cret-user\"")
+            + "[monitor]\nuser = \"monitor\"\npassword = \"s3cret-monitor\"\n\
+               [admin]\npassword = \"s3cret-admin\"\n";
+        let c = Config::parse(&text, Path::new("x.toml")).unwrap();
+        assert_eq!(c.users[0].password.as_str(), "s3cret-user");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(shown.matches("<hidden>").count(), 3, "{shown}");
         let e = err(&format!("{GOOD}state = \"lagging\"\n"));
         assert!(e.starts_with("x.toml: backends[1].state:"), "{e}");
         let e = err(&format!("{GOOD}[admin]\nhttp = \"nowhere\"\n"));

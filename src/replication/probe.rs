@@ -53,7 +53,7 @@ impl Probe {
             .ip_or_hostname(host.to_string())
             .tcp_port(port.parse().unwrap_or(3306))
             .user(Some(settings.user.clone()))
-            .pass(Some(settings.password.clone()))
+            .pass(Some(settings.password.to_string()))
             .prefer_socket(false)
             .into();
         Probe {
