@@ -129,6 +129,9 @@ pub struct ProxyConfig {
     /// Client connections served at once; the next one gets ERR 1040 (Too many
     /// connections) instead of a greeting, like the server at its `max_connections`.
     pub max_client_connections: usize,
+    /// On shutdown (SIGTERM, Ctrl-C), how long a session in a transaction may go on to
+    /// finish it; idle sessions are closed at once.
+    pub shutdown_timeout_ms: u64,
     /// Longest a read waits for a replica to apply the session's last write before it
     /// goes to the primary instead (read-your-writes).
     pub causal_wait_ms: u64,
@@ -148,6 +151,7 @@ impl Default for ProxyConfig {
             connect_timeout_ms: 3000,
             handshake_timeout_ms: 10_000,
             max_client_connections: 4096,
+            shutdown_timeout_ms: 10_000,
             causal_wait_ms: 500,
         }
     }

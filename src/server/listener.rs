@@ -13,8 +13,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Serves clients on `listener` until `shutdown` completes; then stops accepting, asks
-/// sessions to end after their current command, and waits for them.
+/// Serves clients on `listener` until `shutdown` completes; then stops accepting, closes
+/// idle sessions, lets those in a transaction finish it (bounded by
+/// `[proxy] shutdown_timeout_ms`), and waits for them.
 pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     let tracker = TaskTracker::new();
     let stop = CancellationToken::new();
@@ -67,7 +68,11 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         });
     }
     proxy.listening.store(false, Ordering::Relaxed);
+    // New clients are refused at once (connection refused), not left in the backlog.
+    drop(listener);
     tracker.close();
+    // Idle sessions close now; one in a transaction may finish it first, up to
+    // `[proxy] shutdown_timeout_ms`.
     stop.cancel();
     tracker.wait().await;
 }

@@ -16,6 +16,7 @@ use crate::protocol::{PacketConn, ProtocolError};
 use crate::router::classify::ClassifyCache;
 use crate::router::SessionState;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Status flags that describe the session rather than the last statement.
 const SESSION_STATUS_FLAGS: u16 = crate::protocol::constants::status::SERVER_STATUS_IN_TRANS
@@ -135,11 +136,30 @@ impl Session {
         // One cancellation future for the whole session, not one per command.
         let cancelled = self.handle.cancel.clone().cancelled_owned();
         tokio::pin!(cancelled);
+        // Set on shutdown while a transaction is open: it may finish until then.
+        let mut drain_until: Option<tokio::time::Instant> = None;
         loop {
-            let packet = tokio::select! {
-                biased;
-                _ = &mut cancelled => return "killed or shut down",
-                p = self.client.read_packet(0, self.max_packet) => p,
+            let packet = match drain_until {
+                None => tokio::select! {
+                    biased;
+                    _ = &mut cancelled => {
+                        let killed = self.handle.killed.load(std::sync::atomic::Ordering::SeqCst);
+                        if killed || !self.state.in_transaction() {
+                            return "killed or shut down";
+                        }
+                        let ms = self.proxy.config.load().proxy.shutdown_timeout_ms;
+                        drain_until = Some(tokio::time::Instant::now() + Duration::from_millis(ms));
+                        continue;
+                    }
+                    p = self.client.read_packet(0, self.max_packet) => p,
+                },
+                Some(deadline) => tokio::select! {
+                    biased;
+                    _ = tokio::time::sleep_until(deadline) => {
+                        return "shut down: transaction not finished within shutdown_timeout_ms";
+                    }
+                    p = self.client.read_packet(0, self.max_packet) => p,
+                },
             };
             let flow = match packet {
                 Ok(p) => {
@@ -179,6 +199,9 @@ impl Session {
             };
             if let Flow::Close = flow {
                 return "closed after a failed request";
+            }
+            if drain_until.is_some() && !self.state.in_transaction() {
+                return "shut down after its transaction";
             }
         }
     }

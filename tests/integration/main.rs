@@ -21,6 +21,7 @@ mod harness;
 mod rawclient;
 mod real_clients;
 mod routing;
+mod shutdown;
 mod storefront;
 mod tls;
 mod transcript;
