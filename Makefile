@@ -21,5 +21,5 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 
 bench:
-	cargo bench --bench codec
+	cargo bench --bench codec --bench classify --bench balancer
 	bash bench/sysbench-compare.sh --self-start
