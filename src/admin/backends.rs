@@ -151,7 +151,7 @@ pub fn rows(proxy: &Proxy) -> Vec<BackendRow> {
                 gtid: health.gtid,
                 conn_active: open.saturating_sub(idle),
                 conn_idle: idle,
-                queries: get(&b.queries),
+                queries: b.requests(),
                 reads: get(&b.reads),
                 writes: get(&b.writes),
                 errors: get(&b.errors),

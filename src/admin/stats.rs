@@ -13,7 +13,7 @@ pub fn requests_total(proxy: &Proxy) -> u64 {
         .load()
         .backends
         .iter()
-        .map(|b| b.queries.load(Ordering::Relaxed))
+        .map(|b| b.requests())
         .sum()
 }
 
@@ -53,6 +53,13 @@ pub fn rows(proxy: &Proxy) -> Vec<(String, String)> {
         ("config_reloads".into(), get(&proxy.reloads)),
         ("config_reload_failures".into(), get(&proxy.reload_failures)),
     ];
+    // Totals to primary / replica are the sums of the per-reason counts (the statement
+    // path counts each request once, by reason).
+    let reasons = proxy.route_reasons.snapshot();
+    let to_primary: u64 = reasons.iter().map(|r| r.to_primary).sum();
+    let to_replica: u64 = reasons.iter().map(|r| r.to_replica).sum();
+    v.push(("to_primary".into(), to_primary.to_string()));
+    v.push(("to_replica".into(), to_replica.to_string()));
     v.extend(
         proxy
             .route_stats
@@ -60,7 +67,7 @@ pub fn rows(proxy: &Proxy) -> Vec<(String, String)> {
             .into_iter()
             .map(|(k, n)| (k, n.to_string())),
     );
-    for r in proxy.route_reasons.snapshot() {
+    for r in reasons {
         v.push((
             format!("route.{}.primary", r.reason),
             r.to_primary.to_string(),

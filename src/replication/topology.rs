@@ -88,11 +88,10 @@ pub struct Backend {
     pub max_lag_ms: AtomicU64,
     /// State set by the monitor (Online/Lagging/Down) or the DBA (Offline/Draining).
     state: AtomicU8,
-    /// Requests sent.
-    pub queries: AtomicU64,
-    /// Of those, the ones routed as reads.
+    /// Requests sent routed as reads.
     pub reads: AtomicU64,
-    /// Of those, writes, transaction and session traffic.
+    /// Requests sent as writes, transaction and session traffic (all requests are one
+    /// or the other: see [`Backend::requests`]).
     pub writes: AtomicU64,
     /// Requests answered with an ERR packet (the statement failed, the backend is fine).
     pub sql_errors: AtomicU64,
@@ -135,7 +134,6 @@ impl Backend {
             weight: AtomicU32::new(b.weight),
             max_lag_ms: AtomicU64::new(b.max_lag_ms),
             state: AtomicU8::new(BackendState::Online as u8),
-            queries: AtomicU64::new(0),
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             sql_errors: AtomicU64::new(0),
@@ -179,11 +177,15 @@ impl Backend {
         before
     }
 
+    /// Requests sent: reads plus writes.
+    pub fn requests(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed) + self.writes.load(Ordering::Relaxed)
+    }
+
     /// Marks a request sent and counts it; the guard marks it answered (or abandoned)
     /// when dropped or [finished](InFlight::finish), and feeds its duration into the
     /// latency average and histogram.
     pub fn begin_request(&self, kind: RequestKind) -> InFlight<'_> {
-        self.queries.fetch_add(1, Ordering::Relaxed);
         match kind {
             RequestKind::Read => &self.reads,
             RequestKind::Write => &self.writes,

@@ -6,10 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Proxy-wide routing counters.
 #[derive(Debug, Default)]
 pub struct RouteStats {
-    /// Requests sent to the primary.
-    pub to_primary: AtomicU64,
-    /// Requests sent to a replica.
-    pub to_replica: AtomicU64,
     /// Reads meant for a replica that went to the primary because none was usable.
     pub fallbacks: AtomicU64,
     /// Reads retried on another backend after a failure before any reply.
@@ -44,8 +40,6 @@ impl RouteStats {
     pub fn snapshot(&self) -> Vec<(String, u64)> {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut v = vec![
-            ("to_primary".to_string(), get(&self.to_primary)),
-            ("to_replica".to_string(), get(&self.to_replica)),
             ("fallbacks".to_string(), get(&self.fallbacks)),
             ("retries".to_string(), get(&self.retries)),
             ("unknown".to_string(), get(&self.unknown)),

@@ -292,12 +292,6 @@ impl Session {
                 }
             }
             self.publish_backend(idx);
-            let stats = &self.proxy.route_stats;
-            RouteStats::bump(if is_primary {
-                &stats.to_primary
-            } else {
-                &stats.to_replica
-            });
             let in_flight = target.begin_request(super::observe::request_kind(decision));
             let forwarded = forward::forward(&mut self.client, &mut self.conns[idx], req).await;
             let us = in_flight.finish();
