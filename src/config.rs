@@ -135,6 +135,16 @@ pub struct ProxyConfig {
     /// Longest a read waits for a replica to apply the session's last write before it
     /// goes to the primary instead (read-your-writes).
     pub causal_wait_ms: u64,
+    /// Return a session's backend connections to the pool after each statement when
+    /// nothing ties the session to them (no transaction, pin, prepared statement, or
+    /// result a next statement may ask about), so many clients share few connections.
+    pub multiplexing: bool,
+    /// When a backend is at its `max_connections`, how long a request waits for one of
+    /// its connections to come free before it fails with ERR 1040.
+    pub queue_timeout_ms: u64,
+    /// Requests that may wait for a connection to one backend at once; the next one
+    /// fails at once with ERR 1040.
+    pub max_queued: usize,
 }
 
 impl Default for ProxyConfig {
@@ -153,6 +163,9 @@ impl Default for ProxyConfig {
             max_client_connections: 4096,
             shutdown_timeout_ms: 10_000,
             causal_wait_ms: 500,
+            multiplexing: true,
+            queue_timeout_ms: 3000,
+            max_queued: 4096,
         }
     }
 }
@@ -292,6 +305,10 @@ pub struct BackendConfig {
     /// writes after an admin change; absent = `online`.
     #[serde(default)]
     pub state: AdminState,
+    /// Most connections the proxy opens to it (idle in the pool or in use); more
+    /// requests wait up to `[proxy] queue_timeout_ms` for one to come free.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
 }
 
 /// The states a DBA sets on a backend (the monitor sets the others).
@@ -321,6 +338,11 @@ impl AdminState {
 /// `weight` when a backend does not set it.
 pub fn default_weight() -> u32 {
     1
+}
+
+/// `max_connections` when a backend does not set it.
+pub fn default_max_connections() -> u32 {
+    1000
 }
 
 /// `max_lag_ms` when a backend does not set it.
@@ -411,6 +433,9 @@ impl Config {
         if self.proxy.max_client_connections == 0 {
             return Err(("proxy.max_client_connections".into(), "must be > 0".into()));
         }
+        if self.proxy.max_queued == 0 {
+            return Err(("proxy.max_queued".into(), "must be > 0".into()));
+        }
         if self.monitor.interval_ms == 0 {
             return Err(("monitor.interval_ms".into(), "must be > 0".into()));
         }
@@ -457,6 +482,12 @@ impl Config {
                 return Err((
                     format!("backends[{i}].name"),
                     format!("duplicate backend `{}`", b.name),
+                ));
+            }
+            if b.max_connections == 0 {
+                return Err((
+                    format!("backends[{i}].max_connections"),
+                    "must be > 0".into(),
                 ));
             }
             if b.address

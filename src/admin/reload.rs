@@ -138,7 +138,7 @@ pub fn apply(proxy: &Proxy, new: Config) -> Result<ReloadReport, ReloadError> {
 }
 
 /// Backends: keep unchanged ones (with their counters), retire removed or replaced
-/// ones, add new ones; weights, lag limits and admin states as the file says.
+/// ones, add new ones; weights, lag limits, connection limits and admin states as the file says.
 fn apply_backends(proxy: &Proxy, new: &Config, report: &mut ReloadReport) {
     let current = proxy.topology.load_full();
     let mut backends = Vec::with_capacity(new.backends.len());
@@ -160,6 +160,15 @@ fn apply_backends(proxy: &Proxy, new: &Config, report: &mut ReloadReport) {
                     report
                         .changes
                         .push(format!("{} max_lag_ms {m} -> {}", c.name, c.max_lag_ms));
+                }
+                let n = b.max_conns.swap(c.max_connections, Ordering::Relaxed);
+                if n != c.max_connections {
+                    // Waiters may now fit under a raised limit.
+                    b.freed.notify_waiters();
+                    report.changes.push(format!(
+                        "{} max_connections {n} -> {}",
+                        c.name, c.max_connections
+                    ));
                 }
                 b
             }

@@ -2,6 +2,7 @@
 //! (COM_INIT_DB, COM_RESET_CONNECTION, COM_CHANGE_USER, one-off queries).
 
 use super::login::{self, Login};
+use super::slot::Slot;
 use super::{PoolError, PoolKey};
 use crate::protocol::constants::com::*;
 use crate::protocol::handshake::ChangeUser;
@@ -41,25 +42,12 @@ pub struct BackendConn {
     /// GTID is known without asking; false until set, and after anything that may have
     /// changed `session_track_system_variables`.
     pub gtid_tracked: bool,
-    /// Counts the connection in its backend's `open_conns` while it lives.
-    _open: OpenGuard,
-}
-
-/// Keeps [`Backend::open_conns`] in step with the connections alive.
-#[derive(Debug)]
-struct OpenGuard(Arc<Backend>);
-
-impl OpenGuard {
-    fn new(backend: &Arc<Backend>) -> OpenGuard {
-        backend.open_conns.fetch_add(1, Ordering::Relaxed);
-        OpenGuard(backend.clone())
-    }
-}
-
-impl Drop for OpenGuard {
-    fn drop(&mut self) {
-        self.0.open_conns.fetch_sub(1, Ordering::Relaxed);
-    }
+    /// Fingerprint of its session state: the initial schema and the session commands
+    /// applied, as [`crate::router::session::fingerprint`] computes it. Connections
+    /// with equal fingerprints (and pool keys) are interchangeable.
+    pub fp: u64,
+    /// Its place under the backend's `max_connections`, given back when it closes.
+    _slot: Slot,
 }
 
 /// Adds `last_gtid` to the session's tracked variables, keeping the others (the
@@ -71,8 +59,9 @@ pub const TRACK_LAST_GTID: &str = "SET SESSION session_track_system_variables = 
        CONCAT_WS(',', NULLIF(@@session_track_system_variables, ''), 'last_gtid'))";
 
 impl BackendConn {
-    /// Connects and logs in, bounded by `timeout`.
+    /// Connects and logs in, bounded by `timeout`, in the place `slot` holds.
     pub async fn connect(
+        slot: Slot,
         backend: Arc<Backend>,
         key: PoolKey,
         who: &Login,
@@ -121,7 +110,8 @@ impl BackendConn {
             applied: 0,
             waited_gtid: None,
             gtid_tracked: false,
-            _open: OpenGuard::new(&backend),
+            fp: crate::router::session::base_fingerprint(schema),
+            _slot: slot,
             backend,
         };
         match tokio::time::timeout(timeout, conn.track_gtids()).await {
@@ -196,6 +186,7 @@ impl BackendConn {
         p.extend_from_slice(db.as_bytes());
         self.simple(&p).await?;
         self.schema = Some(db.to_string());
+        self.fp = crate::router::session::base_fingerprint(self.schema.as_deref());
         Ok(())
     }
 
@@ -226,6 +217,7 @@ impl BackendConn {
             .into_iter()
             .next()
             .and_then(|r| r.into_iter().next().flatten());
+        self.fp = crate::router::session::base_fingerprint(self.schema.as_deref());
         Ok(())
     }
 
@@ -248,6 +240,7 @@ impl BackendConn {
         self.conn.flush().await.map_err(|e| self.proto(e))?;
         login::finish_auth(&mut self.conn, &self.backend.name, who, "", 1).await?;
         self.schema = schema.map(str::to_string);
+        self.fp = crate::router::session::base_fingerprint(schema);
         self.key.user = who.user.clone();
         Ok(())
     }

@@ -3,13 +3,15 @@
 
 pub mod conn;
 pub mod login;
+pub mod slot;
 
 pub use conn::BackendConn;
 
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::ProtocolError;
 use crate::replication::Backend;
-use std::collections::HashMap;
+use crate::router;
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +54,17 @@ pub enum PoolError {
         /// Plugin name.
         plugin: String,
     },
+    /// The backend is at its `max_connections` and none came free in time (or too
+    /// many requests already wait).
+    #[error("rwproxy: backend '{backend}' has no free connection (max_connections = {max}); waited {waited_ms} ms")]
+    Full {
+        /// Backend name.
+        backend: String,
+        /// Its limit.
+        max: u32,
+        /// How long the request waited.
+        waited_ms: u64,
+    },
     /// The wire broke during login or reset.
     #[error("backend '{backend}': {source}")]
     Protocol {
@@ -68,6 +81,11 @@ impl PoolError {
     pub fn to_err_packet(&self) -> ErrPacket {
         match self {
             PoolError::Refused { err, .. } => err.clone(),
+            full @ PoolError::Full { .. } => ErrPacket::new(
+                crate::protocol::constants::errors::ER_CON_COUNT_ERROR,
+                "08004",
+                full.to_string(),
+            ),
             other => ErrPacket::new(
                 crate::protocol::constants::errors::CR_CONN_HOST_ERROR,
                 "08S01",
@@ -93,68 +111,157 @@ pub struct PoolKey {
 }
 
 /// Idle connections kept per key.
-const MAX_IDLE_PER_KEY: usize = 64;
+const MAX_IDLE_PER_KEY: usize = 256;
+
+/// How far from the top of an idle list to look for a connection already in step.
+const MATCH_SCAN: usize = 16;
+
+/// What a checkout wants: a connection in this schema with this session state.
+#[derive(Debug, Clone, Copy)]
+pub struct Want<'a> {
+    /// The session's initial schema (a new or reset connection starts there).
+    pub schema: Option<&'a str>,
+    /// The session's state fingerprint; a pooled connection with the same one needs no
+    /// replay.
+    pub fp: u64,
+}
+
+/// Time limits of a checkout.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// To connect and log in.
+    pub connect: Duration,
+    /// To wait for a connection to come free when the backend is at its limit.
+    pub queue: Duration,
+    /// Requests that may wait for one backend at once.
+    pub max_queued: usize,
+}
+
+impl Limits {
+    /// The limits `[proxy]` sets.
+    pub fn from_config(p: &crate::config::ProxyConfig) -> Limits {
+        Limits {
+            connect: Duration::from_millis(p.connect_timeout_ms),
+            queue: Duration::from_millis(p.queue_timeout_ms),
+            max_queued: p.max_queued,
+        }
+    }
+}
 
 /// The idle pool.
 #[derive(Debug, Default)]
 pub struct Pool {
-    idle: Mutex<HashMap<PoolKey, Vec<BackendConn>>>,
+    idle: Mutex<FxHashMap<PoolKey, Vec<BackendConn>>>,
 }
 
 impl Pool {
-    /// A connection for `key` whose schema is `schema`: an idle one when possible
-    /// (switched with COM_INIT_DB if needed), else a new login.
+    /// A connection for `key`: an idle one when possible, preferring one whose state
+    /// fingerprint is `want.fp` (in step with the session already), else one brought
+    /// back to a clean state in `want.schema`; else a new login, in a free slot under
+    /// the backend's `max_connections`, waiting for one in a bounded queue if needed.
     pub async fn checkout(
         &self,
         backend: &Arc<Backend>,
         key: &PoolKey,
         login: &login::Login,
-        schema: Option<&str>,
-        timeout: Duration,
+        want: Want<'_>,
+        limits: Limits,
     ) -> Result<BackendConn, PoolError> {
-        while let Some(mut conn) = self.take_idle(key) {
-            // A config reload replaced the backend of this name (new address): drop it.
-            if !Arc::ptr_eq(&conn.backend, backend) {
-                continue;
-            }
-            if conn.schema.as_deref() == schema {
-                return Ok(conn);
-            }
-            if let Some(db) = schema {
-                if conn.init_db(db).await.is_ok() {
+        let started = tokio::time::Instant::now();
+        let mut queued: Option<slot::Queued> = None;
+        loop {
+            // Registered before looking, so a connection freed meanwhile wakes us.
+            let freed = backend.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            while let Some(conn) = self.take_idle(key, want.fp) {
+                if let Some(conn) = prepare(conn, backend, want).await {
                     return Ok(conn);
                 }
             }
-            // A connection with a schema cannot go back to none: drop it.
+            if let Some(slot) = slot::Slot::try_take(backend) {
+                let (b, k) = (backend.clone(), key.clone());
+                return BackendConn::connect(slot, b, k, login, want.schema, limits.connect).await;
+            }
+            // Idle connections of other users hold slots: close one to make room.
+            if self.close_one_idle(backend) {
+                continue;
+            }
+            if queued.is_none() {
+                queued = slot::Queued::join(backend, limits.max_queued);
+                if queued.is_none() {
+                    return Err(full(backend, started));
+                }
+            }
+            let left = limits.queue.saturating_sub(started.elapsed());
+            if tokio::time::timeout(left, freed).await.is_err() {
+                return Err(full(backend, started));
+            }
         }
-        BackendConn::connect(backend.clone(), key.clone(), login, schema, timeout).await
     }
 
-    fn take_idle(&self, key: &PoolKey) -> Option<BackendConn> {
+    /// The most recently returned idle connection for `key`, or one of the latest
+    /// whose fingerprint is `fp`.
+    fn take_idle(&self, key: &PoolKey, fp: u64) -> Option<BackendConn> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.get_mut(key).and_then(Vec::pop)
+        let list = idle.get_mut(key)?;
+        let n = list.len();
+        let i = (n.saturating_sub(MATCH_SCAN)..n)
+            .rev()
+            .find(|&i| list[i].fp == fp)
+            .unwrap_or(n.checked_sub(1)?);
+        Some(list.swap_remove(i))
     }
 
-    /// Returns a connection after COM_RESET_CONNECTION succeeds on it; drops it otherwise.
-    pub async fn checkin(&self, mut conn: BackendConn) {
-        // RESET keeps the schema, which a COM_QUERY `USE` may have moved: reset()
-        // reads it back.
-        // Retired by a reload, or taken offline by the DBA: close rather than keep.
-        let unwanted = conn
-            .backend
-            .retired
-            .load(std::sync::atomic::Ordering::Relaxed)
-            || conn.backend.state() == crate::replication::BackendState::Offline;
-        if unwanted || !conn.reusable || conn.reset().await.is_err() {
+    /// Closes one idle connection to `backend` (the oldest of some key); false if none.
+    fn close_one_idle(&self, backend: &Arc<Backend>) -> bool {
+        let victim = {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            idle.values_mut()
+                .find(|l| l.first().is_some_and(|c| Arc::ptr_eq(&c.backend, backend)))
+                .map(|l| l.remove(0))
+        };
+        victim.is_some()
+    }
+
+    /// Puts a connection back as it is, its session state kept (multiplexing: the
+    /// next session with the same fingerprint uses it without a replay).
+    pub fn park(&self, mut conn: BackendConn) {
+        if !self.wanted(&conn) || !conn.reusable {
             return;
         }
         conn.applied = 0;
-        conn.waited_gtid = None;
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.entry(conn.key.clone()).or_default();
-        if list.len() < MAX_IDLE_PER_KEY {
+        let backend = conn.backend.clone();
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let list = idle.entry(conn.key.clone()).or_default();
+            if list.len() >= MAX_IDLE_PER_KEY {
+                return;
+            }
             list.push(conn);
         }
+        backend.freed.notify_one();
+    }
+
+    /// Returns a connection after COM_RESET_CONNECTION succeeds on it (its session
+    /// state, temporary tables, locks and statements gone); drops it otherwise.
+    pub async fn checkin(&self, mut conn: BackendConn) {
+        // RESET keeps the schema, which a COM_QUERY `USE` may have moved: reset()
+        // reads it back.
+        if !self.wanted(&conn) || !conn.reusable || conn.reset().await.is_err() {
+            return;
+        }
+        conn.waited_gtid = None;
+        self.park(conn);
+    }
+
+    /// False for a connection to a backend retired by a reload or taken offline.
+    fn wanted(&self, conn: &BackendConn) -> bool {
+        !conn
+            .backend
+            .retired
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && conn.backend.state() != crate::replication::BackendState::Offline
     }
 
     /// Number of idle connections (all keys).
@@ -178,5 +285,44 @@ impl Pool {
     pub fn close_idle(&self, name: &str) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         idle.retain(|k, _| &*k.backend != name);
+    }
+}
+
+/// Readies an idle connection for a checkout: in step already (same fingerprint), or
+/// reset to a clean state in the wanted schema. None if it cannot be used.
+async fn prepare(
+    mut conn: BackendConn,
+    backend: &Arc<Backend>,
+    want: Want<'_>,
+) -> Option<BackendConn> {
+    // A config reload replaced the backend of this name (new address): drop it.
+    if !Arc::ptr_eq(&conn.backend, backend) {
+        return None;
+    }
+    if conn.fp == want.fp {
+        return Some(conn);
+    }
+    let clean = router::session::base_fingerprint(conn.schema.as_deref());
+    if conn.fp != clean {
+        // Another session's settings: back to a clean state (one round trip).
+        conn.reset().await.ok()?;
+    }
+    if conn.schema.as_deref() == want.schema {
+        return Some(conn);
+    }
+    // A connection with a schema cannot go back to none.
+    conn.init_db(want.schema?).await.ok()?;
+    Some(conn)
+}
+
+/// The queue error for `backend`.
+fn full(backend: &Arc<Backend>, started: tokio::time::Instant) -> PoolError {
+    backend
+        .queue_timeouts
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    PoolError::Full {
+        backend: backend.name.to_string(),
+        max: backend.max_conns.load(std::sync::atomic::Ordering::Relaxed),
+        waited_ms: started.elapsed().as_millis() as u64,
     }
 }

@@ -83,6 +83,8 @@ pub struct ResponseWalker {
     pub schema_dropped: bool,
     /// Rows seen (all result sets of the response).
     pub rows: u64,
+    /// Warnings the last OK or terminator reported.
+    pub warnings: u16,
 }
 
 impl ResponseWalker {
@@ -108,6 +110,7 @@ impl ResponseWalker {
             last_gtid: None,
             schema_dropped: false,
             rows: 0,
+            warnings: 0,
         }
     }
 
@@ -193,6 +196,9 @@ impl ResponseWalker {
             (_, State::Rows) if first == 0xfe && whole => {
                 let st = terminator_status(p, self.caps)?;
                 self.status = Some(st);
+                if p.len() >= 5 && !self.deprecate_eof() {
+                    self.warnings = u16::from_le_bytes([p[1], p[2]]);
+                }
                 if self.deprecate_eof() {
                     if let Ok(ok) = parse_ok(p, self.caps) {
                         self.take_ok(ok);
@@ -234,6 +240,7 @@ impl ResponseWalker {
     /// what the statement committed, not a session setting to remember.
     fn take_ok(&mut self, mut ok: OkInfo) {
         self.last_was_ok = true;
+        self.warnings = ok.warnings;
         self.schema_dropped |= ok.status & SERVER_STATUS_DB_DROPPED != 0;
         if let Some(i) = ok.variables.iter().position(|(n, _)| n == "last_gtid") {
             let (_, gtid) = ok.variables.swap_remove(i);

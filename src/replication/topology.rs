@@ -97,8 +97,17 @@ pub struct Backend {
     pub sql_errors: AtomicU64,
     /// Response times of the requests.
     pub latency: LatencyHistogram,
-    /// Connections open to it now (idle in the pool or held by sessions).
+    /// Connections open to it now (idle in the pool, held by sessions, or being
+    /// opened): see [`crate::pool::slot`].
     pub open_conns: AtomicU64,
+    /// Most connections it may have open (`max_connections`), changeable by a reload.
+    pub max_conns: AtomicU32,
+    /// Requests waiting for one of its connections to come free.
+    pub queued: AtomicU64,
+    /// Requests that gave up waiting (queue full or timed out).
+    pub queue_timeouts: AtomicU64,
+    /// Woken when one of its connections closes or goes back to the pool.
+    pub freed: tokio::sync::Notify,
     /// Set when a config reload removed or replaced this backend: its connections are
     /// not pooled again.
     pub retired: AtomicBool,
@@ -139,6 +148,10 @@ impl Backend {
             sql_errors: AtomicU64::new(0),
             latency: LatencyHistogram::default(),
             open_conns: AtomicU64::new(0),
+            max_conns: AtomicU32::new(b.max_connections),
+            queued: AtomicU64::new(0),
+            queue_timeouts: AtomicU64::new(0),
+            freed: tokio::sync::Notify::new(),
             retired: AtomicBool::new(false),
             errors: AtomicU64::new(0),
             connects: AtomicU64::new(0),

@@ -79,6 +79,25 @@ impl Pin {
     }
 }
 
+/// Fingerprint of a connection that starts in `schema` with no session command applied.
+pub fn base_fingerprint(schema: Option<&str>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys (`DefaultHasher::new`): the same in every session, and
+    // not steerable into a collision by a client as a fast non-keyed hash would be.
+    let mut h = std::hash::DefaultHasher::new();
+    schema.hash(&mut h);
+    h.finish()
+}
+
+/// The fingerprint after applying `cmd` to a connection whose fingerprint is `fp`.
+pub fn fingerprint(fp: u64, cmd: &SessionCommand) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    fp.hash(&mut h);
+    cmd.payload().hash(&mut h);
+    h.finish()
+}
+
 /// Longest session history replayed on other backends; beyond it the session is pinned.
 pub const MAX_HISTORY: usize = 256;
 
@@ -106,12 +125,19 @@ pub struct SessionState {
     pub causal_dirty: bool,
     /// The position (per GTID domain) the session's writes reached on the primary.
     pub causal_gtid: Option<String>,
+    /// Fingerprint of the initial schema and the history: a pooled connection with the
+    /// same one is already in step with the session.
+    pub fingerprint: u64,
+    /// A text-protocol PREPARE ran: the primary connection holds a statement no
+    /// history replays, so the session keeps it (no multiplexing) until a reset.
+    pub sql_prepared: bool,
 }
 
 impl SessionState {
     /// A fresh state for a session that starts in `schema`.
     pub fn new(schema: Option<String>) -> Self {
         SessionState {
+            fingerprint: base_fingerprint(schema.as_deref()),
             initial_schema: schema.clone(),
             schema,
             status: SERVER_STATUS_AUTOCOMMIT,
@@ -155,6 +181,7 @@ impl SessionState {
             self.add_pin(Pin::LongHistory);
             return;
         }
+        self.fingerprint = fingerprint(self.fingerprint, &cmd);
         self.history.push(cmd);
     }
 

@@ -5,7 +5,7 @@
 
 use super::session::Session;
 use crate::pool::login::FORMAT_CAPS;
-use crate::pool::{BackendConn, PoolError, PoolKey};
+use crate::pool::{BackendConn, Limits, PoolError, PoolKey, Want};
 use crate::protocol::constants::caps::CLIENT_SESSION_TRACK;
 use crate::protocol::constants::com::COM_QUERY;
 use crate::protocol::constants::errors::CR_CONN_HOST_ERROR;
@@ -76,15 +76,23 @@ impl Session {
                     ext_caps: self.ext_caps,
                     charset: self.charset,
                 };
-                let timeout =
-                    Duration::from_millis(self.proxy.config.load().proxy.connect_timeout_ms);
-                let schema = self.state.initial_schema.clone();
-                let conn = self
+                let limits = Limits::from_config(&self.proxy.config.load().proxy);
+                let want = Want {
+                    schema: self.state.initial_schema.as_deref(),
+                    fp: self.state.fingerprint,
+                };
+                let mut conn = self
                     .proxy
                     .pool
-                    .checkout(backend, &key, &self.login, schema.as_deref(), timeout)
+                    .checkout(backend, &key, &self.login, want, limits)
                     .await
                     .inspect_err(|_| backend.count_error())?;
+                // Equal fingerprints: the connection has this session's settings already.
+                conn.applied = if conn.fp == want.fp {
+                    self.state.history.len()
+                } else {
+                    0
+                };
                 self.conns.push(conn);
                 self.conns.len() - 1
             }
@@ -94,7 +102,37 @@ impl Session {
             self.conns.swap_remove(idx);
             return Err(e);
         }
+        self.conns[idx].fp = self.state.fingerprint;
         Ok(idx)
+    }
+
+    /// Multiplexing: gives the session's connections back to the pool, their settings
+    /// kept, when nothing ties the session to them — no transaction, pin, prepared
+    /// statement, or recent result the next statement may ask about (see `hold`).
+    pub(crate) fn park_if_free(&mut self) {
+        if self.conns.is_empty() || !self.multiplexing || self.hold > 0 || !self.unbound() {
+            return;
+        }
+        // No KILL may reach a connection another session may take next.
+        *self
+            .handle
+            .backend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        for c in self.conns.drain(..) {
+            self.proxy.pool.park(c);
+        }
+    }
+
+    /// True when the backend connections hold nothing of the session's beyond what
+    /// its history replays.
+    pub(crate) fn unbound(&self) -> bool {
+        let st = &self.state;
+        !st.in_transaction()
+            && st.autocommit()
+            && st.pins == 0
+            && !st.sql_prepared
+            && self.stmts.is_empty()
     }
 
     /// Publishes where the session's statements now run, for KILL.
@@ -135,8 +173,14 @@ impl Session {
         self.conns = keep;
     }
 
-    /// Returns every connection to the pool.
+    /// Returns every connection to the pool: as they are when nothing ties them to the
+    /// session (multiplexing), else reset.
     pub(crate) fn release_all(&mut self) {
+        if self.multiplexing && self.unbound() {
+            self.hold = 0;
+            self.park_if_free();
+            return;
+        }
         for c in self.conns.drain(..) {
             let proxy = self.proxy.clone();
             tokio::spawn(async move { proxy.pool.checkin(c).await });

@@ -9,7 +9,6 @@ use crate::pool::PoolKey;
 use crate::protocol::constants::errors::*;
 use crate::protocol::handshake::{ChangeUser, HandshakeResponse};
 use crate::protocol::packets::ErrPacket;
-use std::time::Duration;
 
 /// Recognises `KILL [CONNECTION|QUERY] [ID] <n>` and returns (n, query_only).
 pub fn parse_kill(sql: &[u8]) -> Option<(u32, bool)> {
@@ -88,12 +87,16 @@ impl Session {
                 ext_caps: 0,
                 charset: self.charset,
             };
-            let timeout = Duration::from_millis(self.proxy.config.load().proxy.connect_timeout_ms);
+            let limits = crate::pool::Limits::from_config(&self.proxy.config.load().proxy);
+            let want = crate::pool::Want {
+                schema: None,
+                fp: crate::router::session::base_fingerprint(None),
+            };
             let result = async {
                 let mut conn = self
                     .proxy
                     .pool
-                    .checkout(&backend, &key, &self.login, None, timeout)
+                    .checkout(&backend, &key, &self.login, want, limits)
                     .await?;
                 let what = if query_only { "QUERY" } else { "CONNECTION" };
                 let r = conn.query(&format!("KILL {what} {thread}")).await;
@@ -201,6 +204,9 @@ impl Session {
     /// then stays with the session but never goes back to the pool.
     async fn failed_change_user(&mut self, cu: &ChangeUser) {
         self.release_replicas();
+        if self.conns.is_empty() && self.connect_primary().await.is_err() {
+            return;
+        }
         let Some(conn) = self.conns.first_mut() else {
             return;
         };

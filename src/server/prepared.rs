@@ -44,6 +44,11 @@ pub(crate) struct Statements {
 }
 
 impl Statements {
+    /// True when the session has no prepared statement open.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     fn resolve(&self, id: u32) -> u32 {
         match (id, self.last_prepared) {
             (LAST_PREPARED, Some(last)) => last,

@@ -55,7 +55,20 @@ pub struct Session {
     pub(crate) consistency: Consistency,
     /// `[proxy] primary_reads` when the session started.
     pub(crate) primary_reads: crate::config::PrimaryReads,
+    /// `[proxy] multiplexing` when the session started.
+    pub(crate) multiplexing: bool,
+    /// Requests to come for which the session keeps its connections, because the last
+    /// results left something a next statement may ask about on them (warnings, an
+    /// error, an insert id, a row count: SHOW WARNINGS, LAST_INSERT_ID(), ROW_COUNT()).
+    pub(crate) hold: u8,
 }
+
+/// Requests a session keeps its connections for after a result that left warnings, an
+/// error, an insert id or affected rows (ProxySQL's `auto_increment_delay_multiplex`).
+pub(crate) const HOLD_AFTER_RESULT: u8 = 5;
+
+/// How long an idle session keeps connections held for a recent result.
+const HOLD_IDLE: Duration = Duration::from_secs(1);
 
 impl Session {
     /// Completes the login (connecting the primary) and runs the command loop; returns
@@ -96,6 +109,8 @@ impl Session {
             max_packet: config.proxy.max_allowed_packet,
             consistency: config.proxy.consistency,
             primary_reads: config.proxy.primary_reads,
+            multiplexing: config.proxy.multiplexing,
+            hold: 0,
         };
         let login = match s.login_gate() {
             Ok(()) => s.connect_primary().await,
@@ -110,6 +125,7 @@ impl Session {
         s.client
             .write_packet(seq, &ok_packet(s.state.status, s.caps));
         s.handle.end(s.state.schema.as_deref());
+        s.park_if_free();
         let why = if s.client.flush().await.is_ok() {
             tracing::debug!(id = s.handle.id, user = %s.login.user, "client authenticated");
             s.command_loop().await
@@ -139,9 +155,18 @@ impl Session {
         // Set on shutdown while a transaction is open: it may finish until then.
         let mut drain_until: Option<tokio::time::Instant> = None;
         loop {
+            // Connections kept for a recent result go back to the pool once the
+            // session has been idle for a while.
+            let holding = self.hold > 0 && !self.conns.is_empty();
             let packet = match drain_until {
                 None => tokio::select! {
                     biased;
+                    // (An async block: no timer is made unless the branch is polled.)
+                    _ = async { tokio::time::sleep(HOLD_IDLE).await }, if holding => {
+                        self.hold = 0;
+                        self.park_if_free();
+                        continue;
+                    }
                     _ = &mut cancelled => {
                         let killed = self.handle.killed.load(std::sync::atomic::Ordering::SeqCst);
                         if killed || !self.state.in_transaction() {
@@ -169,6 +194,7 @@ impl Session {
                     self.note_begin(&p.payload);
                     let flow = self.handle_command(&p.payload, p.seq).await;
                     self.handle.end(self.state.schema.as_deref());
+                    self.park_if_free();
                     flow
                 }
                 Err(ProtocolError::TooLarge { size, max }) => {

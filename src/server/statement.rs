@@ -177,6 +177,7 @@ impl Session {
                     let history_len = self.state.history.len();
                     for c in &mut self.conns {
                         c.applied = history_len;
+                        c.fp = self.state.fingerprint;
                     }
                 }
                 Flow::Continue
@@ -299,6 +300,11 @@ impl Session {
                 Ok(walker) => {
                     self.observe(req, decision, &target, is_primary, us, &walker);
                     self.state.observe(walker.status, walker.ok.as_ref());
+                    self.hold = if leaves_results(&walker) {
+                        super::session::HOLD_AFTER_RESULT
+                    } else {
+                        self.hold.saturating_sub(1)
+                    };
                     // Set only on a change: no allocation per statement.
                     if self.state.last_backend.as_deref() != Some(&*target.name) {
                         self.state.last_backend = Some(target.name.clone());
@@ -361,6 +367,7 @@ impl Session {
         if self.state.history.len() > before {
             if let Some(c) = self.conns.get_mut(idx) {
                 c.applied = self.state.history.len();
+                c.fp = self.state.fingerprint;
             }
         } else if self.state.add_pin(Pin::LongHistory) {
             self.proxy.route_stats.pinned(Pin::LongHistory);
@@ -418,9 +425,27 @@ impl Session {
         if e.contains(Effects::USER_VAR_ASSIGN) {
             self.pin(Pin::UserVariable);
         }
+        if e.contains(Effects::SQL_PREPARE) {
+            self.state.sql_prepared = true;
+        }
+        if e.contains(Effects::CALC_FOUND_ROWS) {
+            // FOUND_ROWS() is asked of the connection that ran this.
+            self.hold = super::session::HOLD_AFTER_RESULT;
+        }
         // A transaction stays on the connection it began on, even if the writer changes.
         if self.state.in_transaction() && self.state.txn_backend.is_none() {
             self.state.txn_backend = Some(self.conns[out.idx].backend.name.clone());
         }
     }
+}
+
+/// True when a response left something on its connection that a next statement may
+/// ask about there: warnings or an error (SHOW WARNINGS), an insert id
+/// (LAST_INSERT_ID()), affected rows (ROW_COUNT()).
+fn leaves_results(w: &ResponseWalker) -> bool {
+    w.error.is_some()
+        || w.warnings > 0
+        || w.ok
+            .as_ref()
+            .is_some_and(|ok| ok.last_insert_id > 0 || ok.affected_rows > 0)
 }

@@ -18,6 +18,7 @@ mod corpus_types;
 mod demo;
 mod differential;
 mod harness;
+mod multiplex;
 mod rawclient;
 mod real_clients;
 mod routing;

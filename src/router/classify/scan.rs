@@ -203,8 +203,12 @@ impl Scan {
 
     #[inline(always)]
     fn word(&mut self, src: &[u8], t: Tok, prev: Prev) -> Prev {
-        let k = scan_kw(&src[t.start..t.end]);
+        let text = &src[t.start..t.end];
+        let k = scan_kw(text);
         self.word_at = (t.start, t.end);
+        if text.len() == 19 && text.eq_ignore_ascii_case(b"SQL_CALC_FOUND_ROWS") {
+            self.effects |= Effects::CALC_FOUND_ROWS;
+        }
         if k == Kw::Other && self.cte == 0 {
             // Most words: an identifier or a keyword that needs no attention.
             let alias = matches!(prev, Prev::Word { kw: Kw::AS, .. });

@@ -231,6 +231,8 @@ effects! {
     MULTI_STATEMENT = 15;
     /// KILL.
     KILL = 16;
+    /// `SELECT SQL_CALC_FOUND_ROWS`: a FOUND_ROWS() may follow on the same connection.
+    CALC_FOUND_ROWS = 17;
 }
 
 impl Effects {
