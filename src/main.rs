@@ -135,6 +135,7 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
+    raise_fd_limit();
     // A fixed global-queue interval (tokio's default) also turns off the scheduler's
     // self-tuning, which computes a float power on every worker tick.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -153,6 +154,23 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Raises the open-files soft limit to the hard limit: every client and backend
+/// connection is a descriptor, and the usual soft limit (1024) is far below
+/// `max_client_connections`.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
 }

@@ -19,6 +19,7 @@ mod demo;
 mod differential;
 mod harness;
 mod multiplex;
+mod overload;
 mod rawclient;
 mod real_clients;
 mod routing;
