@@ -241,7 +241,7 @@ impl BackendConn {
         login::finish_auth(&mut self.conn, &self.backend.name, who, "", 1).await?;
         self.schema = schema.map(str::to_string);
         self.fp = crate::router::session::base_fingerprint(schema);
-        self.key.user = who.user.clone();
+        self.key.user = who.user.as_str().into();
         Ok(())
     }
 

@@ -101,7 +101,7 @@ pub struct PoolKey {
     /// Backend name.
     pub backend: std::sync::Arc<str>,
     /// Backend user.
-    pub user: String,
+    pub user: std::sync::Arc<str>,
     /// Capability flags that change packet formats or semantics.
     pub caps: u32,
     /// MariaDB extended capabilities.
@@ -170,10 +170,6 @@ impl Pool {
         let started = tokio::time::Instant::now();
         let mut queued: Option<slot::Queued> = None;
         loop {
-            // Registered before looking, so a connection freed meanwhile wakes us.
-            let freed = backend.freed.notified();
-            tokio::pin!(freed);
-            freed.as_mut().enable();
             while let Some(conn) = self.take_idle(key, want.fp) {
                 if let Some(conn) = prepare(conn, backend, want).await {
                     return Ok(conn);
@@ -193,8 +189,13 @@ impl Pool {
                     return Err(full(backend, started));
                 }
             }
+            // A connection freed since the checks above left a permit in `freed`, so
+            // this wait ends at once and the loop looks again.
             let left = limits.queue.saturating_sub(started.elapsed());
-            if tokio::time::timeout(left, freed).await.is_err() {
+            if tokio::time::timeout(left, backend.freed.notified())
+                .await
+                .is_err()
+            {
                 return Err(full(backend, started));
             }
         }
@@ -234,7 +235,11 @@ impl Pool {
         let backend = conn.backend.clone();
         {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            let list = idle.entry(conn.key.clone()).or_default();
+            // The key is cloned only the first time it is seen.
+            let list = match idle.get_mut(&conn.key) {
+                Some(list) => list,
+                None => idle.entry(conn.key.clone()).or_default(),
+            };
             if list.len() >= MAX_IDLE_PER_KEY {
                 return;
             }

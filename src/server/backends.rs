@@ -68,7 +68,7 @@ impl Session {
             None => {
                 let key = PoolKey {
                     backend: backend.name.clone(),
-                    user: self.login.user.clone(),
+                    user: self.pool_user.clone(),
                     // Always with session tracking: OKs then report what a write
                     // committed (`last_gtid`); a client that did not ask for it gets
                     // OKs without it (see `forward`).

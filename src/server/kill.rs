@@ -82,7 +82,7 @@ impl Session {
         if let Some((backend, thread)) = where_ {
             let key = PoolKey {
                 backend: backend.name.clone(),
-                user: self.login.user.clone(),
+                user: self.login.user.as_str().into(),
                 caps: 0,
                 ext_caps: 0,
                 charset: self.charset,
@@ -178,6 +178,7 @@ impl Session {
         };
         self.release_all();
         self.stmts = Default::default();
+        self.pool_user = cu.user.as_str().into();
         self.login = Login {
             user: cu.user.clone(),
             credential,
