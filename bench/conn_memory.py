@@ -16,8 +16,8 @@ Opens N client connections through the proxy and reads the proxy's VmRSS
   closed               all N closed again
 
 KiB/conn is (RSS of the phase - RSS before the clients) / N. With --backend-ports it also
-shows how many backend connections the N clients hold (the servers' Threads_connected,
-summed, less the baseline). A warm-up (16 connections that each run a query) comes
+shows how many backend connections the N clients hold (each server's Threads_connected less
+its baseline: the total, then per server in --backend-ports order). A warm-up (16 connections that each run a query) comes
 first, so one-time allocations (worker threads, pools) are not counted as per-client.
 Bounded: every socket operation has a timeout and the whole run a deadline.
 """
@@ -62,15 +62,13 @@ class Probe:
             raise SystemExit(f"deadline of {self.a.deadline} s passed")
 
     def backends(self):
-        """Threads_connected summed over the backend servers (None without ports)."""
-        if not self.monitors:
-            return None
-        total = 0
+        """Threads_connected of each backend server (empty without ports)."""
+        counts = []
         for m in self.monitors:
             with m.cursor() as cur:
                 cur.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
-                total += int(cur.fetchone()[1])
-        return total
+                counts.append(int(cur.fetchone()[1]))
+        return counts
 
     def record(self, phase, clients):
         time.sleep(self.a.settle)
@@ -80,19 +78,19 @@ class Probe:
         if self.base_rss is None:
             self.base_rss, self.base_backends = rss, be
         per = (rss - self.base_rss) / clients if clients else None
-        held = be - self.base_backends if be is not None else None
+        held = [n - b for n, b in zip(be, self.base_backends)] or None
         self.rows.append((phase, clients, rss, hwm, rss - self.base_rss, per, held))
         print(fmt_row(self.rows[-1]), flush=True)
 
 
 HEAD = ("phase", "clients", "rss_KiB", "hwm_KiB", "delta_KiB", "KiB/conn", "backend_conns")
-FMT = "{:<22} {:>7} {:>9} {:>9} {:>10} {:>9} {:>13}"
+FMT = "{:<22} {:>7} {:>9} {:>9} {:>10} {:>9}  {}"
 
 
 def fmt_row(r):
     """One table line of a recorded phase."""
-    return FMT.format(r[0], r[1], r[2], r[3], r[4], "-" if r[5] is None else f"{r[5]:.1f}",
-                      "-" if r[6] is None else r[6])
+    held = "-" if r[6] is None else f"{sum(r[6])} ({'/'.join(map(str, r[6]))})"
+    return FMT.format(r[0], r[1], r[2], r[3], r[4], "-" if r[5] is None else f"{r[5]:.1f}", held)
 
 
 def big_select(nbytes):
@@ -138,6 +136,10 @@ def run(a):
             raise SystemExit("the large SELECT returned no row")
         streams.append(cur)
     p.record("active: mid-result", len(conns))
+    for cur in streams:
+        # The rest of each result is dropped with the connection: pymysql would otherwise
+        # try to read it from the closed socket when the result is collected.
+        cur._result.unbuffered_active = False
     for c in conns:
         c.close()
     p.record("closed", 0)
@@ -167,12 +169,13 @@ def main():
     if a.csv:
         with open(a.csv, "w", newline="") as f:
             w = csv.writer(f)
+            ports = [f"backend_conns_{p}" for p in a.backend_ports]
             w.writerow(["phase", "clients", "rss_kib", "hwm_kib", "delta_kib", "kib_per_conn",
-                        "backend_conns"])
+                        "backend_conns"] + ports)
             for r in rows:
                 w.writerow([r[0], r[1], r[2], r[3], r[4],
                             "" if r[5] is None else f"{r[5]:.1f}",
-                            "" if r[6] is None else r[6]])
+                            "" if r[6] is None else sum(r[6])] + (r[6] or []))
     return 0
 
 
