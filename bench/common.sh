@@ -70,22 +70,31 @@ run_step() {
     return "$rc"
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on (bounded number of tries).
+# A TCP port on 127.0.0.1 that nothing listens on (bounded number of tries), below the
+# kernel's ephemeral range: a port an outgoing connection holds would fail the bind later,
+# and the 5k-connection tests of a parallel run churn through that range.
 free_port() {
-    local i p
+    local i p low span
+    low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    span=$(( low - 10000 ))
+    [ "$span" -ge 1000 ] || { low=60000; span=40000; }
     for i in $(seq 1 100); do
-        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        p=$(( low - span + (RANDOM * 32768 + RANDOM) % span ))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
     done
     die "no free port found"
 }
 
-# Waits (at most 20 s) until something listens on port $1; $2 is a pid that must stay alive.
+# Waits (at most 20 s) until something listens on port $1; $2 is a pid that must stay
+# alive, $3 its log (its end is shown if it dies).
 wait_listening() {
     local i
     for i in $(seq 1 200); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null && die "process $2 exited before listening on $1"
+        if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+            [ -n "${3:-}" ] && tail -n 20 "$3" >&2
+            die "process $2 exited before listening on $1"
+        fi
         sleep 0.1
     done
     die "nothing listens on 127.0.0.1:$1 after 20 s"
@@ -132,7 +141,7 @@ self_start() {
     "$RWPROXY_BIN" --log-level warn run --config "$WORK/rw.toml" >"$WORK/proxy.log" 2>&1 &
     PROXY_PID=$!
     STARTED_PIDS+=("$PROXY_PID")
-    wait_listening "$PROXY_PORT" "$PROXY_PID"
+    wait_listening "$PROXY_PORT" "$PROXY_PID" "$WORK/proxy.log"
     log "primary 127.0.0.1:$DIRECT_PORT, replicas $REPLICA_PORTS, rwproxy 127.0.0.1:$PROXY_PORT (pid $PROXY_PID)"
 }
 
