@@ -14,6 +14,8 @@
 #                                     connections and, until backend connections are
 #                                     multiplexed, each client holds one on the primary
 #   --result-bytes B   (RESULT_BYTES) size of the mid-result SELECT, default 1048576
+#   --idle-only        (IDLE_ONLY=1)  only the idle phases: with multiplexed backend
+#                                     connections, N may then exceed the servers' limit
 #   --results-dir D    (RESULTS_DIR)  default target/bench-results
 #   RWPROXY_BIN (target/release/rwproxy), SB_USER/SB_PASSWORD (app/app).
 #
@@ -30,6 +32,7 @@ RESULTS_DIR=${RESULTS_DIR:-$BENCH_ROOT/target/bench-results}
 PROXY_PORT=${PROXY_PORT:-}
 PROXY_PID=${PROXY_PID:-}
 BACKEND_PORTS=${BACKEND_PORTS:-}
+IDLE_ONLY=${IDLE_ONLY:-0}
 SELF_START=0
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
         --self-start) SELF_START=1 ;;
         --clients) CLIENTS=${2:?}; shift ;;
         --result-bytes) RESULT_BYTES=${2:?}; shift ;;
+        --idle-only) IDLE_ONLY=1 ;;
         --results-dir) RESULTS_DIR=${2:?}; shift ;;
         --proxy-port) PROXY_PORT=${2:?}; shift ;;
         --proxy-pid) PROXY_PID=${2:?}; shift ;;
@@ -62,9 +66,14 @@ if [ "$SELF_START" = 1 ]; then
 fi
 [ -n "$PROXY_PORT" ] || die "PROXY_PORT not set (or use --self-start)"
 [ -n "$PROXY_PID" ] || die "PROXY_PID not set: RSS is read from /proc/<pid>/status"
-# Every client may hold one connection on a server (the primary, in a transaction) on top of
-# the proxy's pool (up to 64 idle per backend, user and format) and the monitor.
-[ -n "$BACKEND_PORTS" ] && check_max_connections "$BACKEND_PORTS" $((CLIENTS + 100))
+# In a transaction every client holds one connection on the primary, on top of the proxy's
+# pool (up to 64 idle per backend, user and format) and the monitor.
+idle_flag=()
+if [ "$IDLE_ONLY" = 1 ]; then
+    idle_flag=(--idle-only)
+elif [ -n "$BACKEND_PORTS" ]; then
+    check_max_connections "$BACKEND_PORTS" $((CLIENTS + 100))
+fi
 
 mkdir -p "$RESULTS_DIR"
 CSV="$RESULTS_DIR/conn-memory-$(date +%Y%m%d-%H%M%S).csv"
@@ -72,6 +81,6 @@ log "$CLIENTS clients through 127.0.0.1:$PROXY_PORT (rwproxy pid $PROXY_PID)"
 # shellcheck disable=SC2086
 run_step timeout 900 python3 "$(dirname "$0")/conn_memory.py" --port "$PROXY_PORT" \
     --pid "$PROXY_PID" --clients "$CLIENTS" --user "$SB_USER" --password "$SB_PASSWORD" \
-    --result-bytes "$RESULT_BYTES" --deadline 800 --csv "$CSV" \
+    --result-bytes "$RESULT_BYTES" --deadline 800 --csv "$CSV" "${idle_flag[@]}" \
     ${BACKEND_PORTS:+--backend-ports $BACKEND_PORTS}
 log "results: $CSV"

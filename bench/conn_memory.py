@@ -14,6 +14,8 @@ Opens N client connections through the proxy and reads the proxy's VmRSS
   active: mid-result   each, still in its transaction, started a SELECT returning
                        --result-bytes and read only its first row (the rest pending)
   closed               all N closed again
+With --idle-only the two active phases are left out: they hold one backend connection per
+client, so N beyond the servers' max_connections works only without them.
 
 KiB/conn is (RSS of the phase - RSS before the clients) / N. With --backend-ports it also
 shows how many backend connections the N clients hold (each server's Threads_connected less
@@ -120,6 +122,11 @@ def run(a):
             cur.execute("SELECT 1")
             cur.fetchall()
     p.record("idle: after a query", len(conns))
+    if a.idle_only:
+        for c in conns:
+            c.close()
+        p.record("closed", 0)
+        return p.rows
     for c in conns:
         p.check_deadline()
         with c.cursor() as cur:
@@ -157,6 +164,8 @@ def main():
                     help="backend server ports, to count backend connections")
     ap.add_argument("--result-bytes", type=int, default=1 << 20,
                     help="size of the mid-result SELECT's result (1 MiB)")
+    ap.add_argument("--idle-only", action="store_true",
+                    help="skip the active phases (which hold a backend connection per client)")
     ap.add_argument("--settle", type=float, default=1.0, help="seconds before each reading")
     ap.add_argument("--deadline", type=float, default=600, help="whole run, seconds")
     ap.add_argument("--csv", help="also write the rows to this CSV file")
