@@ -2,6 +2,8 @@
 //! (COM_INIT_DB, COM_RESET_CONNECTION, COM_CHANGE_USER, one-off queries).
 
 use super::login::{self, Login};
+use super::stream::BackendStream;
+use super::tls::BackendTls;
 use super::{PoolError, PoolKey};
 use crate::protocol::constants::com::*;
 use crate::protocol::handshake::ChangeUser;
@@ -17,8 +19,8 @@ use tokio::net::TcpStream;
 /// A backend connection, logged in.
 #[derive(Debug)]
 pub struct BackendConn {
-    /// The framed socket.
-    pub conn: PacketConn<TcpStream>,
+    /// The framed socket (TLS when `[proxy] backend_tls` is on).
+    pub conn: PacketConn<BackendStream>,
     /// The backend it belongs to.
     pub backend: Arc<Backend>,
     /// Its pool key.
@@ -71,13 +73,14 @@ pub const TRACK_LAST_GTID: &str = "SET SESSION session_track_system_variables = 
        CONCAT_WS(',', NULLIF(@@session_track_system_variables, ''), 'last_gtid'))";
 
 impl BackendConn {
-    /// Connects and logs in, bounded by `timeout`.
+    /// Connects (over TLS when `tls` is given) and logs in, bounded by `timeout`.
     pub async fn connect(
         backend: Arc<Backend>,
         key: PoolKey,
         who: &Login,
         schema: Option<&str>,
         timeout: Duration,
+        tls: Option<&BackendTls>,
     ) -> Result<BackendConn, PoolError> {
         let timed_out = || PoolError::Timeout {
             backend: backend.name.to_string(),
@@ -93,18 +96,8 @@ impl BackendConn {
                     source,
                 })?;
             let _ = tcp.set_nodelay(true);
-            let mut conn = PacketConn::new(tcp);
-            let done = login::login(
-                &mut conn,
-                &backend.name,
-                key.caps,
-                key.ext_caps,
-                key.charset,
-                who,
-                schema,
-            )
-            .await?;
-            Ok::<_, PoolError>((conn, done))
+            let conn = PacketConn::new(BackendStream::Plain(tcp));
+            login::login(conn, &backend, &key, who, schema, tls).await
         };
         let (conn, done) = tokio::time::timeout(timeout, attempt)
             .await

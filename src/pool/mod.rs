@@ -3,6 +3,8 @@
 
 pub mod conn;
 pub mod login;
+pub mod stream;
+pub mod tls;
 
 pub use conn::BackendConn;
 
@@ -52,6 +54,16 @@ pub enum PoolError {
         /// Plugin name.
         plugin: String,
     },
+    /// TLS to the backend (`[proxy] backend_tls`) could not be established.
+    #[error("backend '{backend}' ({address}): {source}")]
+    Tls {
+        /// Backend name.
+        backend: String,
+        /// Its address.
+        address: String,
+        /// What failed.
+        source: tls::TlsError,
+    },
     /// The wire broke during login or reset.
     #[error("backend '{backend}': {source}")]
     Protocol {
@@ -68,6 +80,11 @@ impl PoolError {
     pub fn to_err_packet(&self) -> ErrPacket {
         match self {
             PoolError::Refused { err, .. } => err.clone(),
+            PoolError::Tls { .. } => ErrPacket::new(
+                crate::protocol::constants::errors::CR_SSL_CONNECTION_ERROR,
+                "HY000",
+                format!("rwproxy: {self}"),
+            ),
             other => ErrPacket::new(
                 crate::protocol::constants::errors::CR_CONN_HOST_ERROR,
                 "08S01",
@@ -99,6 +116,8 @@ const MAX_IDLE_PER_KEY: usize = 64;
 #[derive(Debug, Default)]
 pub struct Pool {
     idle: Mutex<HashMap<PoolKey, Vec<BackendConn>>>,
+    /// `[proxy] backend_tls`, built; None = plaintext.
+    tls: arc_swap::ArcSwapOption<tls::BackendTls>,
 }
 
 impl Pool {
@@ -127,7 +146,21 @@ impl Pool {
             }
             // A connection with a schema cannot go back to none: drop it.
         }
-        BackendConn::connect(backend.clone(), key.clone(), login, schema, timeout).await
+        let tls = self.tls.load_full();
+        BackendConn::connect(
+            backend.clone(),
+            key.clone(),
+            login,
+            schema,
+            timeout,
+            tls.as_deref(),
+        )
+        .await
+    }
+
+    /// Sets the TLS new backend connections use (at start and on a config reload).
+    pub fn set_tls(&self, tls: Option<Arc<tls::BackendTls>>) {
+        self.tls.store(tls);
     }
 
     fn take_idle(&self, key: &PoolKey) -> Option<BackendConn> {
@@ -144,7 +177,9 @@ impl Pool {
             .backend
             .retired
             .load(std::sync::atomic::Ordering::Relaxed)
-            || conn.backend.state() == crate::replication::BackendState::Offline;
+            || conn.backend.state() == crate::replication::BackendState::Offline
+            // Made before a reload turned backend TLS on or off.
+            || conn.conn.stream().is_tls() != self.tls.load().is_some();
         if unwanted || !conn.reusable || conn.reset().await.is_err() {
             return;
         }
