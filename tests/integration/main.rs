@@ -22,6 +22,7 @@ mod harness;
 mod rawclient;
 mod real_clients;
 mod routing;
+mod security;
 mod shutdown;
 mod storefront;
 mod tls;
