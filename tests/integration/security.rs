@@ -278,3 +278,346 @@ async fn no_path_reaches_a_backend_without_authentication() {
     }
     assert!(pool_logins(&p) > 0);
 }
+
+/// Listening TCP sockets of process `pid`, as (address, port), from /proc.
+fn listening(pid: u32) -> BTreeSet<(std::net::IpAddr, u16)> {
+    let inodes: BTreeSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter_map(|l| {
+                    let l = l.to_string_lossy().into_owned();
+                    l.strip_prefix("socket:[")?
+                        .strip_suffix(']')
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = BTreeSet::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address, st (0A = LISTEN), inode
+            if f.len() < 10 || f[3] != "0A" || !inodes.contains(f[9]) {
+                continue;
+            }
+            let Some((addr, port)) = f[1].split_once(':') else {
+                continue;
+            };
+            let port = u16::from_str_radix(port, 16).unwrap_or(0);
+            let bytes: Vec<u8> = (0..addr.len() / 2)
+                .filter_map(|i| u8::from_str_radix(&addr[2 * i..2 * i + 2], 16).ok())
+                .collect();
+            // /proc prints each 32-bit word in host (little-endian) order.
+            let words: Vec<u8> = bytes
+                .chunks(4)
+                .flat_map(|w| w.iter().rev().copied())
+                .collect();
+            let ip = match words.len() {
+                4 => std::net::IpAddr::from([words[0], words[1], words[2], words[3]]),
+                16 => {
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(&words);
+                    std::net::IpAddr::from(a)
+                }
+                _ => continue,
+            };
+            out.insert((ip, port));
+        }
+    }
+    out
+}
+
+/// Waits until nothing listens on 127.0.0.1:`port` (another proxy with default ports
+/// may be running a test of its own), up to 60 s.
+fn wait_port_free(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "127.0.0.1:{port} stays taken: the default-ports test cannot run"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Starts the real binary with `config`; stdout and stderr go to `log`.
+fn spawn_binary(
+    config: &std::path::Path,
+    log: &std::path::Path,
+    level: &str,
+) -> std::process::Child {
+    let out = std::fs::File::create(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_rwproxy"))
+        .args(["--log-level", level, "run", "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("start rwproxy")
+}
+
+fn stop(mut child: std::process::Child) {
+    // SAFETY: signalling the child this test spawned, by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn admin_and_http_listen_on_localhost_by_default() {
+    let defaults = rwproxy::config::AdminConfig::default();
+    for addr in [&defaults.listen, &defaults.http] {
+        let a: std::net::SocketAddr = addr.parse().unwrap();
+        assert!(a.ip().is_loopback(), "default {addr} is not loopback");
+    }
+    let e = env();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // The cluster's sample config has no [admin] section: every admin default applies.
+    let text = e.cluster.sample_config(&format!("127.0.0.1:{port}"));
+    assert!(!text.contains("[admin]"));
+    let config = dir.path().join("defaults.toml");
+    std::fs::write(&config, text).unwrap();
+    let (admin_port, http_port) = (6032, 6080);
+    wait_port_free(admin_port);
+    wait_port_free(http_port);
+    let child = spawn_binary(&config, &dir.path().join("log"), "warn");
+    let pid = child.id();
+    let want = [port, admin_port, http_port];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = listening(pid);
+    while !want.iter().all(|p| seen.iter().any(|(_, q)| q == p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        seen = listening(pid);
+    }
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    stop(child);
+    for p in want {
+        assert!(
+            seen.iter().any(|(_, q)| *q == p),
+            "not listening on {p}: {seen:?}\n{log}"
+        );
+    }
+    let lo = std::net::IpAddr::from([127, 0, 0, 1]);
+    assert!(
+        seen.iter().all(|(ip, _)| *ip == lo),
+        "a listener is not bound to 127.0.0.1: {seen:?}"
+    );
+}
+
+/// The secrets of the logging test: (name, password), all configured in the proxy.
+const SECRET_USER: (&str, &str) = ("sec_user", "Zq8-user-secret-71");
+const SECRET_HASHED: (&str, &str) = ("sec_hash", "Zq8-hash-secret-72");
+const SECRET_MONITOR: (&str, &str) = ("sec_monitor", "Zq8-monitor-secret-73");
+const SECRET_ADMIN: (&str, &str) = ("sec_admin", "Zq8-admin-secret-74");
+
+fn sha1_hex(data: &[u8]) -> (Vec<u8>, String) {
+    use sha1::{Digest, Sha1};
+    let d = Sha1::digest(data).to_vec();
+    let hex = d.iter().map(|b| format!("{b:02X}")).collect();
+    (d, hex)
+}
+
+/// What a log must never contain for `password`: the password, its SHA1 and the
+/// mysql_native_password hash, in either hex case.
+fn forms(password: &str) -> Vec<String> {
+    let (stage1, stage1_hex) = sha1_hex(password.as_bytes());
+    let (_, stage2_hex) = sha1_hex(&stage1);
+    vec![
+        password.to_string(),
+        stage1_hex.to_lowercase(),
+        stage1_hex,
+        stage2_hex.to_lowercase(),
+        stage2_hex,
+    ]
+}
+
+fn secrets_config(port: u16, admin_port: u16, http_port: u16) -> String {
+    let e = env();
+    let (_, admin_hash) = sha1_hex(&sha1_hex(SECRET_ADMIN.1.as_bytes()).0);
+    let (_, user_hash) = sha1_hex(&sha1_hex(SECRET_HASHED.1.as_bytes()).0);
+    let mut t = format!(
+        "[proxy]\nlisten = \"127.0.0.1:{port}\"\n\n\
+         [admin]\nlisten = \"127.0.0.1:{admin_port}\"\nhttp = \"127.0.0.1:{http_port}\"\n\
+         user = \"{}\"\npassword = \"*{admin_hash}\"\n\n\
+         [monitor]\nuser = \"{}\"\npassword = \"{}\"\n\n\
+         [[users]]\nname = \"{}\"\npassword = \"{}\"\n\n\
+         [[users]]\nname = \"{}\"\npassword = \"*{user_hash}\"\n",
+        SECRET_ADMIN.0,
+        SECRET_MONITOR.0,
+        SECRET_MONITOR.1,
+        SECRET_USER.0,
+        SECRET_USER.1,
+        SECRET_HASHED.0,
+    );
+    for (i, n) in e.cluster.nodes.iter().enumerate() {
+        let role = if i == 0 { "primary" } else { "replica" };
+        t += &format!(
+            "\n[[backends]]\nname = \"{}\"\naddress = \"127.0.0.1:{}\"\nrole = \"{role}\"\n",
+            n.name, n.port
+        );
+    }
+    t
+}
+
+fn create_secret_accounts() {
+    let grants = rwproxy::cluster::APP_PRIVILEGES;
+    let mut sql = String::new();
+    for (user, pw) in [SECRET_USER, SECRET_HASHED] {
+        sql += &format!(
+            "CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{pw}'; \
+             GRANT {grants} ON *.* TO '{user}'@'%'; "
+        );
+    }
+    let (m, pw) = SECRET_MONITOR;
+    sql += &format!(
+        "CREATE USER IF NOT EXISTS '{m}'@'%' IDENTIFIED BY '{pw}'; \
+         GRANT SELECT, PROCESS, BINLOG MONITOR, SLAVE MONITOR ON *.* TO '{m}'@'%'; \
+         GRANT ALL ON rwproxy.* TO '{m}'@'%';"
+    );
+    admin_sql(&env().cluster, &sql);
+}
+
+/// Client traffic that exercises every place a secret could leak from: logins right and
+/// wrong (proxy and admin port, hashed and plaintext users), COM_CHANGE_USER, admin
+/// commands, a reload by command and by SIGHUP, the HTTP API with right and wrong Basic
+/// credentials.
+async fn exercise(pid: u32, port: u16, admin_port: u16, http_port: u16) {
+    let opts = |(user, pw): (&str, &str)| {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(port)
+            .user(Some(user))
+            .pass(Some(pw))
+            .prefer_socket(false)
+    };
+    for who in [
+        (SECRET_USER.0, "Zq8-wrong-75"),
+        (SECRET_HASHED.0, SECRET_USER.1),
+    ] {
+        assert!(mysql_async::Conn::new(opts(who)).await.is_err(), "{who:?}");
+    }
+    let mut c = mysql_async::Conn::new(opts(SECRET_USER))
+        .await
+        .expect("login");
+    let _: Option<i64> = c.query_first("SELECT 1").await.unwrap();
+    let _ = c.query_drop("SELECT * FROM no_such_table").await;
+    // A password in a statement (refused by the server: no CREATE USER privilege).
+    let _ = c
+        .query_drop("CREATE USER 'sec_tmp'@'%' IDENTIFIED BY 'Zq8-literal-78'")
+        .await;
+    let _ = c
+        .query_drop("SET PASSWORD FOR 'sec_tmp'@'%' = PASSWORD('Zq8-literal-79')")
+        .await;
+    c.change_user(
+        mysql_async::ChangeUserOpts::default()
+            .with_user(Some(SECRET_HASHED.0.into()))
+            .with_pass(Some(SECRET_HASHED.1.into())),
+    )
+    .await
+    .expect("change user");
+    let who: String = c
+        .query_first("SELECT CURRENT_USER()")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(who, format!("{}@%", SECRET_HASHED.0));
+    c.disconnect().await.unwrap();
+
+    let (admin, admin_pw) = SECRET_ADMIN;
+    assert!(mariadb(admin_port, admin, "Zq8-wrong-76", "SHOW BACKENDS").is_err());
+    for sql in [
+        "SHOW BACKENDS",
+        "SHOW SESSIONS",
+        "SHOW STATS",
+        "RELOAD CONFIG",
+    ] {
+        mariadb(admin_port, admin, admin_pw, sql)
+            .unwrap_or_else(|e| panic!("hashed admin password, {sql}: {e}"));
+    }
+    // SAFETY: signalling the child this test spawned, by its pid.
+    unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+    for path in ["/metrics", "/api/backends", "/health/ready"] {
+        let (status, _) = http(http_port, "GET", path, None, None);
+        assert_eq!(status, 200, "{path}");
+    }
+    let put = Some(r#"{"weight": 1}"#);
+    let wrong = format!("{admin}:Zq8-wrong-77");
+    let (status, _) = http(
+        http_port,
+        "PUT",
+        "/api/backends/replica1",
+        put,
+        Some(&wrong),
+    );
+    assert_eq!(status, 401);
+    let right = format!("{admin}:{admin_pw}");
+    let (status, body) = http(
+        http_port,
+        "PUT",
+        "/api/backends/replica1",
+        put,
+        Some(&right),
+    );
+    assert_eq!(status, 200, "hashed admin password over HTTP: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_the_logs() {
+    create_secret_accounts();
+    caught_up().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (port, admin_port, http_port) = (free_port(), free_port(), free_port());
+    let config = dir.path().join("secrets.toml");
+    std::fs::write(&config, secrets_config(port, admin_port, http_port)).unwrap();
+    let log = dir.path().join("trace.log");
+    let child = spawn_binary(&config, &log, "trace");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", http_port)).is_err() {
+        assert!(Instant::now() < deadline, "rwproxy did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    exercise(child.id(), port, admin_port, http_port).await;
+    // Let the monitor run a few rounds (its logins use the monitor password).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop(child);
+    let check = Command::new(env!("CARGO_BIN_EXE_rwproxy"))
+        .args(["--log-level", "trace", "check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("rwproxy check");
+    assert!(check.status.success());
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text += &String::from_utf8_lossy(&check.stdout);
+    text += &String::from_utf8_lossy(&check.stderr);
+    // The log really is at trace level and saw the traffic: the search below means something.
+    for needle in ["DEBUG", "config reloaded", SECRET_USER.0, SECRET_ADMIN.0] {
+        assert!(text.contains(needle), "the log lacks {needle:?}");
+    }
+    for (_, pw) in [SECRET_USER, SECRET_HASHED, SECRET_MONITOR, SECRET_ADMIN] {
+        for form in forms(pw) {
+            if let Some(at) = text.find(&form) {
+                let line = text[..at].rsplit('\n').next().unwrap_or("");
+                panic!("a secret ({form}) is in the log, in: {line}{form}...");
+            }
+        }
+    }
+    for (what, needle) in [
+        ("a wrong password", "Zq8-wrong"),
+        ("a statement's password", "Zq8-literal"),
+    ] {
+        assert!(!text.contains(needle), "{what} is in the log");
+    }
+    println!(
+        "searched {} bytes of trace log: no secret found",
+        text.len()
+    );
+}
