@@ -145,6 +145,52 @@ pub struct ProxyConfig {
     /// Requests that may wait for a connection to one backend at once; the next one
     /// fails at once with ERR 1040.
     pub max_queued: usize,
+    /// TLS on the proxy's own connections to the backends (pool and monitor).
+    pub backend_tls: BackendTlsMode,
+    /// PEM file of the CA certificate(s) that sign the backends' certificates (with
+    /// `backend_tls = "verify"`); unset = the public web PKI roots (webpki-roots).
+    pub backend_tls_ca: Option<PathBuf>,
+    /// Name the backends' certificates must carry (with "verify"); unset = the host
+    /// part of each backend's address.
+    pub backend_tls_server_name: Option<String>,
+}
+
+/// `[proxy] backend_tls`: whether and how the proxy encrypts its backend connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendTlsMode {
+    /// Plaintext.
+    #[default]
+    Off,
+    /// Encrypted, the server's certificate not checked (protects against eavesdropping
+    /// only); a server that does not offer TLS is refused.
+    On,
+    /// Encrypted, the certificate chain checked against `backend_tls_ca` and the name
+    /// against `backend_tls_server_name` (or the address's host).
+    Verify,
+}
+
+/// The backend TLS settings of `[proxy]`, gathered for the code that connects to the
+/// backends (the pool and the monitor's probes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackendTlsSettings {
+    /// Off, on or verify.
+    pub mode: BackendTlsMode,
+    /// CA file for "verify".
+    pub ca: Option<PathBuf>,
+    /// Certificate name override for "verify".
+    pub server_name: Option<String>,
+}
+
+impl ProxyConfig {
+    /// The backend TLS settings.
+    pub fn backend_tls_settings(&self) -> BackendTlsSettings {
+        BackendTlsSettings {
+            mode: self.backend_tls,
+            ca: self.backend_tls_ca.clone(),
+            server_name: self.backend_tls_server_name.clone(),
+        }
+    }
 }
 
 impl Default for ProxyConfig {
@@ -166,6 +212,9 @@ impl Default for ProxyConfig {
             multiplexing: true,
             queue_timeout_ms: 3000,
             max_queued: 4096,
+            backend_tls: BackendTlsMode::Off,
+            backend_tls_ca: None,
+            backend_tls_server_name: None,
         }
     }
 }
@@ -261,6 +310,10 @@ pub struct MonitorConfig {
     pub timeout_ms: u64,
     /// A readmitted replica's share ramps from 10% to its full weight over this long.
     pub slow_start_ms: u64,
+    /// Not a key of `[monitor]`: `[proxy]`'s backend TLS settings, copied at load, so the
+    /// probes connect to the backends as the pool does (and a change renews them).
+    #[serde(skip)]
+    pub tls: BackendTlsSettings,
 }
 
 impl Default for MonitorConfig {
@@ -271,6 +324,7 @@ impl Default for MonitorConfig {
             interval_ms: 250,
             timeout_ms: 1000,
             slow_start_ms: 5000,
+            tls: BackendTlsSettings::default(),
         }
     }
 }
@@ -367,7 +421,7 @@ impl Config {
             key,
             reason,
         };
-        let config: Config = toml::from_str(text).map_err(|e| {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
             let key = e
                 .span()
                 .map(|s| locate(text, s.start))
@@ -375,6 +429,7 @@ impl Config {
             invalid(key, e.message().to_string())
         })?;
         config.validate().map_err(|(k, r)| invalid(k, r))?;
+        config.monitor.tls = config.proxy.backend_tls_settings();
         Ok(config)
     }
 
@@ -430,6 +485,7 @@ impl Config {
                 "require_tls needs tls_cert and tls_key".into(),
             ));
         }
+        self.validate_backend_tls()?;
         if self.proxy.max_client_connections == 0 {
             return Err(("proxy.max_client_connections".into(), "must be > 0".into()));
         }
@@ -465,6 +521,35 @@ impl Config {
             }
         }
         self.validate_backends()
+    }
+
+    /// A CA or name override only means something when certificates are verified: set
+    /// with "off" or "on" they would give a false sense of security, so they are refused.
+    fn validate_backend_tls(&self) -> Result<(), (String, String)> {
+        let p = &self.proxy;
+        for (key, set) in [
+            ("proxy.backend_tls_ca", p.backend_tls_ca.is_some()),
+            (
+                "proxy.backend_tls_server_name",
+                p.backend_tls_server_name.is_some(),
+            ),
+        ] {
+            if set && p.backend_tls != BackendTlsMode::Verify {
+                return Err((
+                    key.into(),
+                    "is used only with backend_tls = \"verify\" (certificates are not checked otherwise)".into(),
+                ));
+            }
+        }
+        if let Some(name) = &p.backend_tls_server_name {
+            if rustls::pki_types::ServerName::try_from(name.as_str()).is_err() {
+                return Err((
+                    "proxy.backend_tls_server_name".into(),
+                    format!("`{name}` is neither a DNS name nor an IP address"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn validate_backends(&self) -> Result<(), (String, String)> {
@@ -643,5 +728,33 @@ role = "replica"
         assert!(e.contains("exactly one backend"), "{e}");
         let e = err(&GOOD.replace("password = \"app\"", "password = \"*12AB\""));
         assert!(e.starts_with("x.toml: users[0].password:"), "{e}");
+    }
+
+    #[test]
+    fn backend_tls_keys_are_checked_and_reach_the_monitor() {
+        let c = Config::parse(GOOD, Path::new("x.toml")).unwrap();
+        assert_eq!(c.proxy.backend_tls, BackendTlsMode::Off);
+        let with = |extra: &str| GOOD.replace("[proxy]\n", &format!("[proxy]\n{extra}\n"));
+        let e = err(&with("backend_tls = \"maybe\""));
+        assert!(e.starts_with("x.toml: proxy.backend_tls:"), "{e}");
+        let e = err(&with("backend_tls = \"on\"\nbackend_tls_ca = \"/ca.pem\""));
+        assert!(e.starts_with("x.toml: proxy.backend_tls_ca:"), "{e}");
+        let e = err(&with("backend_tls_server_name = \"db.example\""));
+        assert!(
+            e.starts_with("x.toml: proxy.backend_tls_server_name:"),
+            "{e}"
+        );
+        let e = err(&with(
+            "backend_tls = \"verify\"\nbackend_tls_server_name = \"not a name\"",
+        ));
+        assert!(e.contains("neither a DNS name"), "{e}");
+        let text = with(
+            "backend_tls = \"verify\"\nbackend_tls_ca = \"/ca.pem\"\n\
+             backend_tls_server_name = \"db.example\"",
+        );
+        let c = Config::parse(&text, Path::new("x.toml")).unwrap();
+        assert_eq!(c.monitor.tls, c.proxy.backend_tls_settings());
+        assert_eq!(c.monitor.tls.mode, BackendTlsMode::Verify);
+        assert_eq!(c.monitor.tls.server_name.as_deref(), Some("db.example"));
     }
 }

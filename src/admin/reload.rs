@@ -9,7 +9,8 @@
 //! (sessions finish what they run there, its idle connections close, the replacement
 //! starts fresh). Users, rules, `[proxy]` limits, `[admin]` slow_ms/digests/credentials
 //! and `[monitor]` take effect at once (limits read at session start apply to new
-//! sessions). Listener addresses and TLS files need a restart: the report says so.
+//! sessions). New backend TLS settings apply to new backend connections; idle ones are
+//! closed. Listener addresses and TLS files need a restart: the report says so.
 //! An invalid file changes nothing and the error names the key.
 
 use crate::config::{AdminState, Config};
@@ -88,6 +89,18 @@ pub fn apply(proxy: &Proxy, new: Config) -> Result<ReloadReport, ReloadError> {
         })
     })?;
     let old = proxy.config.load_full();
+    let tls_settings = new.proxy.backend_tls_settings();
+    // Built before anything changes: an unreadable CA file refuses the whole reload.
+    let backend_tls = (old.proxy.backend_tls_settings() != tls_settings)
+        .then(|| crate::pool::tls::BackendTls::from_settings(&tls_settings))
+        .transpose()
+        .map_err(|e| {
+            ReloadError::Invalid(crate::config::ConfigError::Invalid {
+                file: proxy.config_path.clone().unwrap_or_default(),
+                key: "proxy.backend_tls_ca".into(),
+                reason: e.to_string(),
+            })
+        })?;
     let mut report = ReloadReport::default();
     let restart = [
         ("proxy.listen", old.proxy.listen != new.proxy.listen),
@@ -102,6 +115,16 @@ pub fn apply(proxy: &Proxy, new: Config) -> Result<ReloadReport, ReloadError> {
         .map(|(k, _)| k.to_string())
         .collect();
     apply_backends(proxy, &new, &mut report);
+    if let Some(tls) = backend_tls {
+        // Idle connections were made under the old settings: none is reused.
+        proxy.pool.set_tls(tls);
+        for b in &new.backends {
+            proxy.pool.close_idle(&b.name);
+        }
+        report
+            .changes
+            .push(format!("backend_tls {:?}", tls_settings.mode).to_lowercase());
+    }
     let users = new
         .users
         .iter()

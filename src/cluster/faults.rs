@@ -49,6 +49,7 @@ impl Cluster {
             server_id: node.server_id,
             replica: i > 0,
             max_allowed_packet: self.max_allowed_packet,
+            server_options: &self.server_options,
             user: &user,
         };
         let (info, child, offset) = launch.spawn()?;

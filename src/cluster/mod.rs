@@ -46,6 +46,9 @@ pub struct ClusterSpec {
     /// `max_allowed_packet` of every server in bytes (default: `docker/mariadb/rwproxy.cnf`'s
     /// 64 MiB).
     pub max_allowed_packet: Option<u64>,
+    /// Extra `mariadbd` options for every server (e.g. `--ssl-cert=...`), after the
+    /// launcher's own.
+    pub server_options: Vec<String>,
 }
 
 impl ClusterSpec {
@@ -56,6 +59,7 @@ impl ClusterSpec {
             base_port: None,
             replicas: 2,
             max_allowed_packet: None,
+            server_options: Vec::new(),
         }
     }
 }
@@ -76,6 +80,8 @@ pub struct Cluster {
     /// `max_allowed_packet` the servers were started with if not rwproxy.cnf's (restarts keep
     /// it).
     max_allowed_packet: Option<u64>,
+    /// The spec's extra server options (restarts keep them).
+    server_options: Vec<String>,
 }
 
 impl Cluster {
@@ -124,6 +130,7 @@ impl Cluster {
             children: Vec::new(),
             socket_user: user.name.clone(),
             max_allowed_packet: spec.max_allowed_packet,
+            server_options: spec.server_options.clone(),
         };
         cluster
             .start_nodes(start::Plan {
@@ -133,6 +140,7 @@ impl Cluster {
                 ports,
                 auto_ports: spec.base_port.is_none(),
                 max_allowed_packet: spec.max_allowed_packet,
+                server_options: &spec.server_options,
             })
             .await?;
         state::write(&dir, &cluster.socket_user, &cluster.nodes)?;
@@ -152,6 +160,7 @@ impl Cluster {
             children: Vec::new(),
             socket_user: file.socket_user,
             max_allowed_packet: None,
+            server_options: Vec::new(),
         })
     }
 

@@ -66,6 +66,7 @@ mod tests {
             children: Vec::new(),
             socket_user: "root".into(),
             max_allowed_packet: None,
+            server_options: Vec::new(),
         };
         c.stop_on_drop(false);
         c

@@ -24,6 +24,8 @@ pub(super) struct Launch<'a> {
     pub(super) replica: bool,
     /// `max_allowed_packet` if not rwproxy.cnf's.
     pub(super) max_allowed_packet: Option<u64>,
+    /// Extra `mariadbd` options, last (they override the others).
+    pub(super) server_options: &'a [String],
     pub(super) user: &'a OsUser,
 }
 
@@ -62,6 +64,7 @@ impl Launch<'_> {
         if let Some(bytes) = self.max_allowed_packet {
             cmd.arg(format!("--max-allowed-packet={bytes}"));
         }
+        cmd.args(self.server_options);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -94,6 +97,8 @@ pub(super) struct Plan<'a> {
     pub(super) auto_ports: bool,
     /// `max_allowed_packet` if not rwproxy.cnf's.
     pub(super) max_allowed_packet: Option<u64>,
+    /// Extra `mariadbd` options.
+    pub(super) server_options: &'a [String],
 }
 
 impl Plan<'_> {
@@ -106,6 +111,7 @@ impl Plan<'_> {
             server_id: (i + 1) as u32,
             replica: i > 0,
             max_allowed_packet: self.max_allowed_packet,
+            server_options: self.server_options,
             user: self.user,
         }
     }

@@ -3,6 +3,8 @@
 
 use super::login::{self, Login};
 use super::slot::Slot;
+use super::stream::BackendStream;
+use super::tls::BackendTls;
 use super::{PoolError, PoolKey};
 use crate::protocol::constants::com::*;
 use crate::protocol::handshake::ChangeUser;
@@ -18,8 +20,8 @@ use tokio::net::TcpStream;
 /// A backend connection, logged in.
 #[derive(Debug)]
 pub struct BackendConn {
-    /// The framed socket.
-    pub conn: PacketConn<TcpStream>,
+    /// The framed socket (TLS when `[proxy] backend_tls` is on).
+    pub conn: PacketConn<BackendStream>,
     /// The backend it belongs to.
     pub backend: Arc<Backend>,
     /// Its pool key.
@@ -59,7 +61,8 @@ pub const TRACK_LAST_GTID: &str = "SET SESSION session_track_system_variables = 
        CONCAT_WS(',', NULLIF(@@session_track_system_variables, ''), 'last_gtid'))";
 
 impl BackendConn {
-    /// Connects and logs in, bounded by `timeout`, in the place `slot` holds.
+    /// Connects (over TLS when `tls` is given) and logs in, bounded by `timeout`, in the
+    /// place `slot` holds.
     pub async fn connect(
         slot: Slot,
         backend: Arc<Backend>,
@@ -67,6 +70,7 @@ impl BackendConn {
         who: &Login,
         schema: Option<&str>,
         timeout: Duration,
+        tls: Option<&BackendTls>,
     ) -> Result<BackendConn, PoolError> {
         let timed_out = || PoolError::Timeout {
             backend: backend.name.to_string(),
@@ -82,18 +86,8 @@ impl BackendConn {
                     source,
                 })?;
             let _ = tcp.set_nodelay(true);
-            let mut conn = PacketConn::new(tcp);
-            let done = login::login(
-                &mut conn,
-                &backend.name,
-                key.caps,
-                key.ext_caps,
-                key.charset,
-                who,
-                schema,
-            )
-            .await?;
-            Ok::<_, PoolError>((conn, done))
+            let conn = PacketConn::new(BackendStream::Plain(tcp));
+            login::login(conn, &backend, &key, who, schema, tls).await
         };
         let (conn, done) = tokio::time::timeout(timeout, attempt)
             .await

@@ -1,15 +1,18 @@
 //! Logging in to a backend as a client: read the greeting, send a handshake response
 //! with the token for the backend's plugin, and follow auth switches and
-//! caching_sha2_password's extra round trips until OK or ERR.
+//! caching_sha2_password's extra round trips until OK or ERR; with `[proxy] backend_tls`,
+//! the SSL request and the TLS upgrade come first.
 
-use super::PoolError;
+use super::stream::BackendStream;
+use super::tls::{BackendTls, TlsError};
+use super::{PoolError, PoolKey};
 use crate::protocol::auth::{BackendCredential, CACHING_SHA2};
 use crate::protocol::constants::caps::*;
 use crate::protocol::handshake::{Greeting, HandshakeResponse};
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::wire::Reader;
 use crate::protocol::{PacketConn, ProtocolError};
-use tokio::net::TcpStream;
+use crate::replication::Backend;
 
 /// Capabilities the proxy always uses toward backends.
 pub const BASE_CAPS: u32 = CLIENT_LONG_PASSWORD
@@ -61,29 +64,30 @@ fn proto(backend: &str) -> impl Fn(ProtocolError) -> PoolError + '_ {
     }
 }
 
-/// Performs the login on a fresh TCP connection.
+/// Performs the login on a fresh TCP connection to `backend`, as `who`, with the wire
+/// format of `key`; with `tls`, upgrades to TLS first (after the SSL request packet) and
+/// refuses a server that does not offer it. Returns the connection, TLS or not.
 pub async fn login(
-    conn: &mut PacketConn<TcpStream>,
-    backend: &str,
-    format_caps: u32,
-    ext_caps: u32,
-    charset: u8,
-    login: &Login,
+    mut conn: PacketConn<BackendStream>,
+    backend: &Backend,
+    key: &PoolKey,
+    who: &Login,
     schema: Option<&str>,
-) -> Result<LoggedIn, PoolError> {
-    let p = proto(backend);
+    tls: Option<&BackendTls>,
+) -> Result<(PacketConn<BackendStream>, LoggedIn), PoolError> {
+    let p = proto(&backend.name);
     let hello = conn.read_packet(0, 1 << 16).await.map_err(&p)?;
     if hello.payload.first() == Some(&0xff) {
         let err = ErrPacket::parse(&hello.payload).map_err(&p)?;
         return Err(PoolError::Refused {
-            backend: backend.into(),
+            backend: backend.name.to_string(),
             err,
         });
     }
     let greeting = Greeting::parse(&hello.payload).map_err(&p)?;
-    let mut caps = (BASE_CAPS | (format_caps & FORMAT_CAPS)) & greeting.capabilities;
+    let mut caps = (BASE_CAPS | (key.caps & FORMAT_CAPS)) & greeting.capabilities;
     // MariaDB extended capabilities are sent only with the CLIENT_MYSQL bit clear.
-    let ext = ext_caps & greeting.ext_capabilities;
+    let ext = key.ext_caps & greeting.ext_capabilities;
     if ext == 0 {
         caps |= CLIENT_LONG_PASSWORD;
     } else {
@@ -92,31 +96,82 @@ pub async fn login(
     if schema.is_some() {
         caps |= CLIENT_CONNECT_WITH_DB;
     }
-    let token = login
+    if tls.is_some() {
+        caps |= CLIENT_SSL;
+    }
+    let token = who
         .credential
         .token(&greeting.auth_plugin, &greeting.scramble)
         .unwrap_or_default();
     let response = HandshakeResponse {
         capabilities: caps,
         max_packet: 1 << 30,
-        charset,
-        user: login.user.clone(),
+        charset: key.charset,
+        user: who.user.clone(),
         auth_response: token,
         database: schema.map(str::to_string),
         auth_plugin: greeting.auth_plugin.clone(),
-        attrs: login.attrs.clone(),
+        attrs: who.attrs.clone(),
         ext_capabilities: ext,
     };
-    let seq = conn.write_packet(1, &response.encode());
+    let encoded = response.encode();
+    let mut seq = 1;
+    if let Some(tls) = tls {
+        if greeting.capabilities & CLIENT_SSL == 0 {
+            return Err(tls_error(backend, TlsError::NotOffered(tls.mode_name())));
+        }
+        // The SSL request is the handshake response's fixed 32-byte head.
+        seq = conn.write_packet(seq, &encoded[..SSL_REQUEST_LEN]);
+        conn.flush().await.map_err(&p)?;
+        conn = upgrade(conn, backend, tls).await?;
+    }
+    let seq = conn.write_packet(seq, &encoded);
     conn.flush().await.map_err(&p)?;
-    finish_auth(conn, backend, login, &greeting.auth_plugin, seq).await?;
-    Ok(LoggedIn { greeting, caps })
+    finish_auth(&mut conn, &backend.name, who, &greeting.auth_plugin, seq).await?;
+    Ok((conn, LoggedIn { greeting, caps }))
+}
+
+/// Length of the SSL request: capabilities, max packet, charset, 19 reserved bytes and
+/// the MariaDB extended capabilities.
+const SSL_REQUEST_LEN: usize = 32;
+
+fn tls_error(backend: &Backend, source: TlsError) -> PoolError {
+    PoolError::Tls {
+        backend: backend.name.to_string(),
+        address: backend.address.clone(),
+        source,
+    }
+}
+
+/// Swaps the plain socket under `conn` for a TLS one (the server has sent nothing since
+/// its greeting, so no buffered bytes are lost).
+async fn upgrade(
+    conn: PacketConn<BackendStream>,
+    backend: &Backend,
+    tls: &BackendTls,
+) -> Result<PacketConn<BackendStream>, PoolError> {
+    let (stream, unread) = conn.into_parts();
+    let BackendStream::Plain(tcp) = stream else {
+        return Err(proto(&backend.name)(ProtocolError::Malformed(
+            "TLS requested twice",
+        )));
+    };
+    if !unread.is_empty() {
+        return Err(proto(&backend.name)(ProtocolError::Malformed(
+            "data before the TLS handshake",
+        )));
+    }
+    let stream = tls
+        .upgrade(tcp, &backend.address)
+        .await
+        .map_err(|e| tls_error(backend, e))?;
+    Ok(PacketConn::new(stream))
 }
 
 /// Follows the server's auth exchange from sequence id `seq` until OK (also used after
 /// COM_CHANGE_USER).
 pub async fn finish_auth(
-    conn: &mut PacketConn<TcpStream>,
+    conn: &mut PacketConn<BackendStream>,
     backend: &str,
     login: &Login,
     plugin: &str,

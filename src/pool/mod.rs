@@ -4,6 +4,8 @@
 pub mod conn;
 pub mod login;
 pub mod slot;
+pub mod stream;
+pub mod tls;
 
 pub use conn::BackendConn;
 
@@ -65,6 +67,16 @@ pub enum PoolError {
         /// How long the request waited.
         waited_ms: u64,
     },
+    /// TLS to the backend (`[proxy] backend_tls`) could not be established.
+    #[error("backend '{backend}' ({address}): {source}")]
+    Tls {
+        /// Backend name.
+        backend: String,
+        /// Its address.
+        address: String,
+        /// What failed.
+        source: tls::TlsError,
+    },
     /// The wire broke during login or reset.
     #[error("backend '{backend}': {source}")]
     Protocol {
@@ -85,6 +97,11 @@ impl PoolError {
                 crate::protocol::constants::errors::ER_CON_COUNT_ERROR,
                 "08004",
                 full.to_string(),
+            ),
+            PoolError::Tls { .. } => ErrPacket::new(
+                crate::protocol::constants::errors::CR_SSL_CONNECTION_ERROR,
+                "HY000",
+                format!("rwproxy: {self}"),
             ),
             other => ErrPacket::new(
                 crate::protocol::constants::errors::CR_CONN_HOST_ERROR,
@@ -152,6 +169,8 @@ impl Limits {
 #[derive(Debug, Default)]
 pub struct Pool {
     idle: Mutex<FxHashMap<PoolKey, Vec<BackendConn>>>,
+    /// `[proxy] backend_tls`, built; None = plaintext.
+    tls: arc_swap::ArcSwapOption<tls::BackendTls>,
 }
 
 impl Pool {
@@ -177,7 +196,18 @@ impl Pool {
             }
             if let Some(slot) = slot::Slot::try_take(backend) {
                 let (b, k) = (backend.clone(), key.clone());
-                return BackendConn::connect(slot, b, k, login, want.schema, limits.connect).await;
+                let tls = self.tls.load_full();
+                let schema = want.schema;
+                return BackendConn::connect(
+                    slot,
+                    b,
+                    k,
+                    login,
+                    schema,
+                    limits.connect,
+                    tls.as_deref(),
+                )
+                .await;
             }
             // Idle connections of other users hold slots: close one to make room.
             if self.close_one_idle(backend) {
@@ -199,6 +229,11 @@ impl Pool {
                 return Err(full(backend, started));
             }
         }
+    }
+
+    /// Sets the TLS new backend connections use (at start and on a config reload).
+    pub fn set_tls(&self, tls: Option<Arc<tls::BackendTls>>) {
+        self.tls.store(tls);
     }
 
     /// The most recently returned idle connection for `key`, or one of the latest
@@ -260,13 +295,15 @@ impl Pool {
         self.park(conn);
     }
 
-    /// False for a connection to a backend retired by a reload or taken offline.
+    /// False for a connection to a backend retired by a reload or taken offline, or
+    /// made before a reload turned backend TLS on or off.
     fn wanted(&self, conn: &BackendConn) -> bool {
         !conn
             .backend
             .retired
             .load(std::sync::atomic::Ordering::Relaxed)
             && conn.backend.state() != crate::replication::BackendState::Offline
+            && conn.conn.stream().is_tls() == self.tls.load().is_some()
     }
 
     /// Number of idle connections (all keys).

@@ -137,6 +137,8 @@ pub mod errors {
     pub const CR_SERVER_LOST: u16 = 2013;
     /// CR_CONN_HOST_ERROR-class: the backend cannot be reached.
     pub const CR_CONN_HOST_ERROR: u16 = 2003;
+    /// CR_SSL_CONNECTION_ERROR: TLS to the backend failed (`[proxy] backend_tls`).
+    pub const CR_SSL_CONNECTION_ERROR: u16 = 2026;
 }
 
 /// Largest payload of one physical packet; a payload this long continues in the next.

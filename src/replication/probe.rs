@@ -3,9 +3,9 @@
 //! backoff and jitter, so a dead server is not hammered.
 
 use super::topology::{Backend, Health};
-use crate::config::MonitorConfig;
+use crate::config::{BackendTlsMode, BackendTlsSettings, MonitorConfig};
 use mysql_async::prelude::*;
-use mysql_async::{Conn, OptsBuilder, Row};
+use mysql_async::{Conn, OptsBuilder, Row, SslOpts};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -35,6 +35,31 @@ pub struct Probe {
     pub good_checks: u32,
 }
 
+/// The driver's TLS options for `[proxy] backend_tls`, so probes connect as the pool
+/// does: "on" encrypts without checking the certificate, "verify" checks it against the
+/// CA file (only it, when set) and the name override. The driver refuses a server that
+/// does not offer TLS once TLS is asked for.
+fn ssl_opts(tls: &BackendTlsSettings) -> Option<SslOpts> {
+    match tls.mode {
+        BackendTlsMode::Off => None,
+        BackendTlsMode::On => Some(
+            SslOpts::default()
+                .with_danger_accept_invalid_certs(true)
+                .with_danger_skip_domain_validation(true),
+        ),
+        BackendTlsMode::Verify => {
+            let mut opts =
+                SslOpts::default().with_danger_tls_hostname_override(tls.server_name.clone());
+            if let Some(ca) = &tls.ca {
+                opts = opts
+                    .with_root_certs(vec![ca.clone().into()])
+                    .with_disable_built_in_roots(true);
+            }
+            Some(opts)
+        }
+    }
+}
+
 fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -55,6 +80,7 @@ impl Probe {
             .user(Some(settings.user.clone()))
             .pass(Some(settings.password.to_string()))
             .prefer_socket(false)
+            .ssl_opts(ssl_opts(&settings.tls))
             .into();
         Probe {
             backend,

@@ -99,7 +99,8 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Builds the shared state from a validated config; fails only on unreadable TLS files.
+    /// Builds the shared state from a validated config; fails only on unreadable TLS files
+    /// (client certificate and key, backend CA).
     pub fn new(config: Config) -> Result<Arc<Proxy>, String> {
         Proxy::build(config, None)
     }
@@ -109,6 +110,9 @@ impl Proxy {
             (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
             _ => None,
         };
+        let backend_tls =
+            crate::pool::tls::BackendTls::from_settings(&config.proxy.backend_tls_settings())
+                .map_err(|e| e.to_string())?;
         let users = config
             .users
             .iter()
@@ -130,6 +134,8 @@ impl Proxy {
             }
         }
         let now = std::time::Instant::now();
+        let pool = Pool::default();
+        pool.set_tls(backend_tls);
         Ok(Arc::new(Proxy {
             route_reasons: Default::default(),
             clients: Default::default(),
@@ -146,7 +152,7 @@ impl Proxy {
             topology: ArcSwap::from_pointee(topology),
             config: ArcSwap::from_pointee(config),
             users: ArcSwap::from_pointee(users),
-            pool: Pool::default(),
+            pool,
             sessions: registry::Registry::default(),
             tls,
             flavour: ArcSwap::from_pointee(ServerFlavour::default()),

@@ -319,9 +319,17 @@ impl Drop for InProcProxy {
 
 /// Starts an in-process proxy for the shared cluster; `edit` changes the TOML text.
 pub async fn inproc_proxy(edit: impl FnOnce(String) -> String) -> InProcProxy {
-    let e = env();
+    inproc_proxy_for(&env().cluster, edit).await
+}
+
+/// Starts an in-process proxy in front of `cluster` (e.g. one a test started itself);
+/// `edit` changes the TOML text.
+pub async fn inproc_proxy_for(
+    cluster: &Cluster,
+    edit: impl FnOnce(String) -> String,
+) -> InProcProxy {
     let (port, admin_port, http_port) = (free_port(), free_port(), free_port());
-    let text = edit(proxy_config(&e.cluster, port, admin_port, http_port));
+    let text = edit(proxy_config(cluster, port, admin_port, http_port));
     let dir = tempfile::Builder::new()
         .prefix("rwproxy-inproc-")
         .tempdir()

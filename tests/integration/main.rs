@@ -4,6 +4,7 @@
 mod admin;
 mod admin_http;
 mod admin_util;
+mod backend_tls;
 mod bad_input;
 mod basics;
 mod cluster_test;
@@ -23,6 +24,7 @@ mod overload;
 mod rawclient;
 mod real_clients;
 mod routing;
+mod security;
 mod shutdown;
 mod storefront;
 mod tls;
