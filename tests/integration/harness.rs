@@ -361,3 +361,28 @@ pub async fn inproc_proxy_for(
         _dir: dir,
     }
 }
+
+/// Held by the tests that open thousands of connections, so they do not run at once
+/// (together they would pass the process's open-files limit).
+pub static THOUSANDS_OF_CONNECTIONS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Raises this process's open-files limit (the proxy it starts inherits it) and checks
+/// there is room for every client socket on each side.
+pub fn raise_fd_limit(need: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+    assert!(
+        lim.rlim_max >= need,
+        "this test holds thousands of connections: it needs an open-files hard limit of at least \
+         {need} (now {}); raise it with `ulimit -Hn {need}` or in /etc/security/limits.conf",
+        lim.rlim_max
+    );
+}

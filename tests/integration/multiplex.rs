@@ -88,6 +88,9 @@ async fn client_round(c: &mut mysql_async::Conn, i: u64) -> Result<Vec<String>, 
 async fn five_thousand_clients_on_at_most_100_connections_per_backend() {
     const CLIENTS: u64 = 5000;
     const CAP: u32 = 100;
+    let _alone = crate::harness::THOUSANDS_OF_CONNECTIONS.lock().await;
+    // Both ends of every client connection are in this process.
+    crate::harness::raise_fd_limit(2 * CLIENTS + 2000);
     let db = fresh_schema("mux_many").await;
     let mut setup = mysql_async::Conn::new(direct_opts("app", "app", Some(&db)))
         .await

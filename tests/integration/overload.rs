@@ -17,27 +17,6 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
-/// Raises this process's open-files limit (the proxy it starts inherits it) and checks
-/// there is room for every client socket on each side.
-fn raise_fd_limit(need: u64) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        lim.rlim_cur = lim.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-    }
-    assert!(
-        lim.rlim_max >= need,
-        "this test holds {CLIENTS} connections: it needs an open-files hard limit of at least \
-         {need} (now {}); raise it with `ulimit -Hn {need}` or in /etc/security/limits.conf",
-        lim.rlim_max
-    );
-}
-
 async fn login(port: u16) -> std::io::Result<RawConn> {
     let (c, last) = RawConn::connect(port, "app", "app", None, caps::BASE).await?;
     if last.first() != Some(&0) {
@@ -48,7 +27,8 @@ async fn login(port: u16) -> std::io::Result<RawConn> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_clients_held_at_once() {
-    raise_fd_limit(CLIENTS as u64 + 2000);
+    let _alone = crate::harness::THOUSANDS_OF_CONNECTIONS.lock().await;
+    crate::harness::raise_fd_limit(CLIENTS as u64 + 2000);
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = env()
