@@ -135,6 +135,10 @@ pub struct ProxyConfig {
     /// Longest a read waits for a replica to apply the session's last write before it
     /// goes to the primary instead (read-your-writes).
     pub causal_wait_ms: u64,
+    /// Client sessions run on this many single-threaded workers, each session wholly on
+    /// one (thread per core, no cross-thread wakeups); 0 = tokio's multi-threaded
+    /// work-stealing scheduler.
+    pub workers: usize,
     /// Return a session's backend connections to the pool after each statement when
     /// nothing ties the session to them (no transaction, pin, prepared statement, or
     /// result a next statement may ask about), so many clients share few connections.
@@ -209,6 +213,7 @@ impl Default for ProxyConfig {
             max_client_connections: 4096,
             shutdown_timeout_ms: 10_000,
             causal_wait_ms: 500,
+            workers: 0,
             multiplexing: true,
             queue_timeout_ms: 3000,
             max_queued: 4096,

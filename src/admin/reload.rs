@@ -106,6 +106,7 @@ pub fn apply(proxy: &Proxy, new: Config) -> Result<ReloadReport, ReloadError> {
         ("proxy.listen", old.proxy.listen != new.proxy.listen),
         ("proxy.tls_cert", old.proxy.tls_cert != new.proxy.tls_cert),
         ("proxy.tls_key", old.proxy.tls_key != new.proxy.tls_key),
+        ("proxy.workers", old.proxy.workers != new.proxy.workers),
         ("admin.listen", old.admin.listen != new.admin.listen),
         ("admin.http", old.admin.http != new.admin.http),
     ];

@@ -19,6 +19,17 @@ use tokio_util::task::TaskTracker;
 pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     let tracker = TaskTracker::new();
     let stop = CancellationToken::new();
+    // `[proxy] workers` is read once: changing it needs a restart.
+    let workers = match proxy.config.load().proxy.workers {
+        0 => None,
+        n => match super::workers::Workers::start(n) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the session workers; using the shared runtime");
+                None
+            }
+        },
+    };
     tokio::pin!(shutdown);
     proxy.listening.store(true, Ordering::Relaxed);
     loop {
@@ -39,7 +50,21 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         let proxy = proxy.clone();
         proxy.clients.accepted.fetch_add(1, Ordering::Relaxed);
         let handle = proxy.sessions.register(&stop, Some(peer));
-        tracker.spawn(async move {
+        let tcp = match &workers {
+            Some(_) => match tcp.into_std() {
+                Ok(std) => Accepted::Std(std),
+                Err(_) => continue,
+            },
+            None => Accepted::Tokio(tcp),
+        };
+        let task = tracker.track_future(async move {
+            let tcp = match tcp {
+                Accepted::Tokio(t) => t,
+                Accepted::Std(s) => match tokio::net::TcpStream::from_std(s) {
+                    Ok(t) => t,
+                    Err(_) => return,
+                },
+            };
             let limit = proxy.config.load().proxy.max_client_connections;
             // The registry holds every client from accept on, this one included.
             if proxy.sessions.len() > limit {
@@ -66,6 +91,12 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
             let secs = started.elapsed().as_secs_f64();
             tracing::info!(%peer, id = handle.id, %user, reason = why, secs, "client disconnected");
         });
+        match &workers {
+            Some(w) => w.spawn(task),
+            None => {
+                tokio::spawn(task);
+            }
+        }
     }
     proxy.listening.store(false, Ordering::Relaxed);
     // New clients are refused at once (connection refused), not left in the backlog.
@@ -75,6 +106,16 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
     // `[proxy] shutdown_timeout_ms`.
     stop.cancel();
     tracker.wait().await;
+    if let Some(w) = workers {
+        w.stop();
+    }
+}
+
+/// An accepted client socket: as accepted, or detached from this runtime to be
+/// registered on the worker that serves it.
+enum Accepted {
+    Tokio(tokio::net::TcpStream),
+    Std(std::net::TcpStream),
 }
 
 /// Refuses a client over `[proxy] max_client_connections` the way the server does at its

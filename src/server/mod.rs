@@ -16,6 +16,7 @@ pub mod session;
 pub mod statement;
 pub mod stream;
 pub mod tls;
+pub mod workers;
 
 pub use listener::run;
 

@@ -34,7 +34,11 @@ async fn ten_thousand_clients_held_at_once() {
     let config = env()
         .cluster
         .sample_config(&format!("127.0.0.1:{port}"))
-        .replacen("[proxy]\n", "[proxy]\nmax_client_connections = 12000\n", 1)
+        .replacen(
+            "[proxy]\n",
+            "[proxy]\nmax_client_connections = 12000\nworkers = 2\n",
+            1,
+        )
         .replace("[[backends]]\n", "[[backends]]\nmax_connections = 50\n")
         + "\n[admin]\nlisten = \"\"\nhttp = \"\"\n";
     let path = dir.path().join("rwproxy.toml");
