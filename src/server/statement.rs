@@ -203,6 +203,7 @@ impl Session {
             } else {
                 Strip::LastGtid
             },
+            read_timeout: forward::read_limit(&self.proxy.config.load()),
         }
     }
 
