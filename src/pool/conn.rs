@@ -41,6 +41,8 @@ pub struct BackendConn {
     /// GTID is known without asking; false until set, and after anything that may have
     /// changed `session_track_system_variables`.
     pub gtid_tracked: bool,
+    /// When it last went idle (connected, or returned to the pool): see `liveness`.
+    pub idle_since: std::time::Instant,
     /// Counts the connection in its backend's `open_conns` while it lives.
     _open: OpenGuard,
 }
@@ -121,6 +123,7 @@ impl BackendConn {
             applied: 0,
             waited_gtid: None,
             gtid_tracked: false,
+            idle_since: std::time::Instant::now(),
             _open: OpenGuard::new(&backend),
             backend,
         };

@@ -2,6 +2,7 @@
 //! (backend, user, wire format), and resetting a connection before it is reused.
 
 pub mod conn;
+pub mod liveness;
 pub mod login;
 
 pub use conn::BackendConn;
@@ -11,7 +12,7 @@ use crate::protocol::ProtocolError;
 use crate::replication::Backend;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Why a backend connection could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +115,8 @@ impl Pool {
     ) -> Result<BackendConn, PoolError> {
         while let Some(mut conn) = self.take_idle(key) {
             // A config reload replaced the backend of this name (new address): drop it.
-            if !Arc::ptr_eq(&conn.backend, backend) {
+            // ... or the server closed it while it sat idle (wait_timeout, restart).
+            if !Arc::ptr_eq(&conn.backend, backend) || !liveness::usable(&conn, Instant::now()) {
                 continue;
             }
             if conn.schema.as_deref() == schema {
@@ -150,6 +152,7 @@ impl Pool {
         }
         conn.applied = 0;
         conn.waited_gtid = None;
+        conn.idle_since = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = idle.entry(conn.key.clone()).or_default();
         if list.len() < MAX_IDLE_PER_KEY {
