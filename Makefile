@@ -15,6 +15,7 @@ test:
 	cargo test --lib --bins
 	cargo test --test integration -- --test-threads=4
 	cargo test --test replication
+	cargo test --test faults
 
 lint:
 	cargo fmt --check

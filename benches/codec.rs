@@ -8,6 +8,10 @@
 //!   the classic shape (EOF after the column definitions and at the end) and the
 //!   CLIENT_DEPRECATE_EOF shape (no metadata EOF, an OK with a 0xFE header at the end).
 //! - `command_decode`: [`Command::decode`] of the requests a proxy sees most.
+//! - `relay_fill`: draining that result set's bytes the way `forward` does
+//!   ([`PacketConn::fill_packet_within`], 8 KiB reads), with no read limit and with
+//!   `backend_read_timeout_ms` = 30000; `ready` never waits (no timer is armed),
+//!   `waits` makes every read wait once (a timer per read: the worst case).
 //!
 //! Run with `cargo bench --bench codec` (`-- --quick` for a fast pass).
 
@@ -232,5 +236,90 @@ fn command_decode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, framing, response_walk, command_decode);
+/// Reads at most 8 KiB at a time from `bytes`; with `stutter`, each read first returns
+/// Pending once (waking itself at once), as a socket whose data is not there yet.
+struct Drip {
+    bytes: BytesMut,
+    stutter: bool,
+    waited: bool,
+}
+
+impl AsyncRead for Drip {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.stutter && !self.waited {
+            self.waited = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.waited = false;
+        let n = out.remaining().min(self.bytes.len()).min(8192);
+        out.put_slice(&self.bytes[..n]);
+        self.bytes.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Drip {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, d: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(d.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn relay_fill(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut wire = Vec::new();
+    let set = result_set(CLIENT_PROTOCOL_41);
+    let count = set.len();
+    for (i, p) in set.iter().enumerate() {
+        wire.extend_from_slice(&(p.len() as u32).to_le_bytes()[..3]);
+        wire.push(i as u8 + 1);
+        wire.extend_from_slice(p);
+    }
+    let mut group = c.benchmark_group("relay_fill");
+    group.throughput(Throughput::Bytes(wire.len() as u64));
+    for stutter in [false, true] {
+        for (limit_name, limit) in [
+            ("no_limit", None),
+            ("30s_limit", Some(std::time::Duration::from_secs(30))),
+        ] {
+            let name = format!("{}/{limit_name}", if stutter { "waits" } else { "ready" });
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        let drip = Drip {
+                            bytes: BytesMut::from(&wire[..]),
+                            stutter,
+                            waited: false,
+                        };
+                        let mut conn = PacketConn::new(drip);
+                        let mut packets = 0;
+                        while packets < count {
+                            let (len, _) = conn.fill_packet_within(limit).await.expect("fill");
+                            conn.read_buf().advance(4 + len);
+                            packets += 1;
+                        }
+                        assert_eq!(conn.read_buf().len(), 0);
+                        black_box(packets)
+                    })
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, framing, response_walk, command_decode, relay_fill);
 criterion_main!(benches);

@@ -12,6 +12,12 @@ use std::path::{Path, PathBuf};
 /// MySQL 8's default `max_allowed_packet`: 64 MiB.
 pub const DEFAULT_MAX_ALLOWED_PACKET: usize = 64 * 1024 * 1024;
 
+/// Smallest non-zero `[proxy] backend_read_timeout_ms`: below it, ordinary queries
+/// on a busy server would be cut off.
+pub const MIN_BACKEND_READ_TIMEOUT_MS: u64 = 100;
+/// Largest `[proxy] backend_read_timeout_ms`: one day.
+pub const MAX_BACKEND_READ_TIMEOUT_MS: u64 = 86_400_000;
+
 /// Why a configuration file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -135,6 +141,11 @@ pub struct ProxyConfig {
     /// Longest a read waits for a replica to apply the session's last write before it
     /// goes to the primary instead (read-your-writes).
     pub causal_wait_ms: u64,
+    /// Longest the proxy waits for the next bytes of a backend's response (0 = no
+    /// limit). On expiry the backend connection is dropped and the request fails like
+    /// a lost connection: a read nothing of which reached the client is retried on
+    /// another backend, anything else gets CR_SERVER_LOST (2013) and is never re-sent.
+    pub backend_read_timeout_ms: u64,
     /// Client sessions run on this many single-threaded workers, each session wholly on
     /// one (thread per core, no cross-thread wakeups); 0 = tokio's multi-threaded
     /// work-stealing scheduler.
@@ -220,6 +231,7 @@ impl Default for ProxyConfig {
             backend_tls: BackendTlsMode::Off,
             backend_tls_ca: None,
             backend_tls_server_name: None,
+            backend_read_timeout_ms: 30_000,
         }
     }
 }
@@ -497,6 +509,16 @@ impl Config {
         if self.proxy.max_queued == 0 {
             return Err(("proxy.max_queued".into(), "must be > 0".into()));
         }
+        let t = self.proxy.backend_read_timeout_ms;
+        if t != 0 && !(MIN_BACKEND_READ_TIMEOUT_MS..=MAX_BACKEND_READ_TIMEOUT_MS).contains(&t) {
+            return Err((
+                "proxy.backend_read_timeout_ms".into(),
+                format!(
+                    "must be 0 (no limit) or between {MIN_BACKEND_READ_TIMEOUT_MS} and \
+                     {MAX_BACKEND_READ_TIMEOUT_MS} ms (got {t})"
+                ),
+            ));
+        }
         if self.monitor.interval_ms == 0 {
             return Err(("monitor.interval_ms".into(), "must be > 0".into()));
         }
@@ -761,5 +783,29 @@ role = "replica"
         assert_eq!(c.monitor.tls, c.proxy.backend_tls_settings());
         assert_eq!(c.monitor.tls.mode, BackendTlsMode::Verify);
         assert_eq!(c.monitor.tls.server_name.as_deref(), Some("db.example"));
+    }
+
+    #[test]
+    fn backend_read_timeout_is_zero_or_in_range() {
+        let c = Config::parse(GOOD, Path::new("x.toml")).unwrap();
+        assert_eq!(c.proxy.backend_read_timeout_ms, 30_000);
+        for ok in [0, 100, 500, 86_400_000] {
+            let text = GOOD.replace(
+                "[proxy]",
+                &format!("[proxy]\nbackend_read_timeout_ms = {ok}"),
+            );
+            let c = Config::parse(&text, Path::new("x.toml")).unwrap();
+            assert_eq!(c.proxy.backend_read_timeout_ms, ok);
+        }
+        for bad in [1, 99, 86_400_001] {
+            let e = err(&GOOD.replace(
+                "[proxy]",
+                &format!("[proxy]\nbackend_read_timeout_ms = {bad}"),
+            ));
+            assert!(
+                e.starts_with("x.toml: proxy.backend_read_timeout_ms: must be 0"),
+                "{e}"
+            );
+        }
     }
 }

@@ -86,6 +86,9 @@ pub enum ClusterError {
     /// No node has this name.
     #[error("no node named `{0}` in this cluster")]
     NoSuchNode(String),
+    /// The node is not running (so it cannot be paused or resumed).
+    #[error("node `{0}` is not running")]
+    NotRunning(String),
     /// The request cannot work on this machine or with these settings.
     #[error("{0}")]
     Config(String),

@@ -1,5 +1,7 @@
 //! Faults on demand for tests and demos: crash a node with SIGKILL, and start it again
-//! with the same port, server id and settings (replication resumes from its own state).
+//! with the same port, server id and settings (replication resumes from its own state);
+//! hang a node with SIGSTOP (its sockets stay open, nothing answers) and wake it with
+//! SIGCONT.
 
 use super::node::{Binaries, OsUser};
 use super::start::Launch;
@@ -29,6 +31,25 @@ impl Cluster {
         }
         if node.is_running() {
             return Err(ClusterError::StopFailed(vec![node.pid]));
+        }
+        Ok(())
+    }
+
+    /// Freezes node `name` with SIGSTOP: connections and the listen socket stay open
+    /// but nothing is answered, as with a hung server.
+    pub fn pause(&self, name: &str) -> Result<(), ClusterError> {
+        self.send(name, libc::SIGSTOP)
+    }
+
+    /// Wakes node `name` after [`pause`](Self::pause) with SIGCONT.
+    pub fn resume(&self, name: &str) -> Result<(), ClusterError> {
+        self.send(name, libc::SIGCONT)
+    }
+
+    fn send(&self, name: &str, sig: libc::c_int) -> Result<(), ClusterError> {
+        let node = &self.nodes[self.index_of(name)?];
+        if !node.is_running() || !super::process::signal(node.pid, sig) {
+            return Err(ClusterError::NotRunning(name.to_string()));
         }
         Ok(())
     }

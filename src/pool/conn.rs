@@ -50,6 +50,8 @@ pub struct BackendConn {
     pub fp: u64,
     /// Its place under the backend's `max_connections`, given back when it closes.
     _slot: Slot,
+    /// When it last went idle (connected, or returned to the pool): see `liveness`.
+    pub idle_since: std::time::Instant,
 }
 
 /// Adds `last_gtid` to the session's tracked variables, keeping the others (the
@@ -106,6 +108,7 @@ impl BackendConn {
             gtid_tracked: false,
             fp: crate::router::session::base_fingerprint(schema),
             _slot: slot,
+            idle_since: std::time::Instant::now(),
             backend,
         };
         match tokio::time::timeout(timeout, conn.track_gtids()).await {

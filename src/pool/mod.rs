@@ -2,6 +2,7 @@
 //! (backend, user, wire format), and resetting a connection before it is reused.
 
 pub mod conn;
+pub mod liveness;
 pub mod login;
 pub mod slot;
 pub mod stream;
@@ -15,7 +16,7 @@ use crate::replication::Backend;
 use crate::router;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Why a backend connection could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +268,7 @@ impl Pool {
             return;
         }
         conn.applied = 0;
+        conn.idle_since = Instant::now();
         let backend = conn.backend.clone();
         {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -337,8 +339,9 @@ async fn prepare(
     backend: &Arc<Backend>,
     want: Want<'_>,
 ) -> Option<BackendConn> {
-    // A config reload replaced the backend of this name (new address): drop it.
-    if !Arc::ptr_eq(&conn.backend, backend) {
+    // A config reload replaced the backend of this name (new address), or the server
+    // closed it while it sat idle (wait_timeout, restart): drop it.
+    if !Arc::ptr_eq(&conn.backend, backend) || !liveness::usable(&conn, Instant::now()) {
         return None;
     }
     if conn.fp == want.fp {

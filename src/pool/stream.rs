@@ -23,6 +23,14 @@ impl BackendStream {
     pub fn is_tls(&self) -> bool {
         matches!(self, BackendStream::Tls(_))
     }
+
+    /// The TCP socket underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            BackendStream::Plain(s) => s,
+            BackendStream::Tls(t) => t.get_ref().0,
+        }
+    }
 }
 
 impl AsyncRead for BackendStream {

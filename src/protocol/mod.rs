@@ -45,11 +45,20 @@ pub enum ProtocolError {
     /// A packet did not have the expected shape.
     #[error("malformed packet: {0}")]
     Malformed(&'static str),
+    /// The peer sent nothing for longer than allowed (a hung server).
+    #[error("no data from the peer for {ms} ms (backend_read_timeout_ms)")]
+    TimedOut {
+        /// The limit that expired.
+        ms: u64,
+    },
 }
 
 impl ProtocolError {
     /// True when the connection can no longer be used (as opposed to one bad packet).
     pub fn is_disconnect(&self) -> bool {
-        matches!(self, ProtocolError::Io(_) | ProtocolError::Closed)
+        matches!(
+            self,
+            ProtocolError::Io(_) | ProtocolError::Closed | ProtocolError::TimedOut { .. }
+        )
     }
 }

@@ -10,6 +10,9 @@
 use super::constants::MAX_PAYLOAD;
 use super::ProtocolError;
 use bytes::{Buf, BufMut, BytesMut};
+use std::future::Future;
+use std::task::Poll;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// A logical packet: its payload and the sequence id of its last physical piece.
@@ -69,6 +72,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         &mut self.rbuf
     }
 
+    /// Number of bytes read but not yet consumed.
+    pub fn buffered(&self) -> usize {
+        self.rbuf.len()
+    }
+
     /// Reads more bytes from the socket into the read buffer.
     pub async fn fill(&mut self) -> Result<(), ProtocolError> {
         if self.rbuf.capacity() - self.rbuf.len() < 4096 {
@@ -96,6 +104,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
                 self.rbuf.reserve(4 + len - self.rbuf.len());
             }
             self.fill().await?;
+        }
+    }
+
+    /// Like [`fill_packet`](Self::fill_packet), but each wait for more bytes may last at
+    /// most `limit` (None: no limit); then it fails with [`ProtocolError::TimedOut`].
+    /// A read that finds bytes waiting arms no timer: only real waits pay for one.
+    pub async fn fill_packet_within(
+        &mut self,
+        limit: Option<Duration>,
+    ) -> Result<(usize, u8), ProtocolError> {
+        let Some(limit) = limit else {
+            return self.fill_packet().await;
+        };
+        loop {
+            if let Some((len, seq)) = header(&self.rbuf) {
+                if self.rbuf.len() >= 4 + len {
+                    return Ok((len, seq));
+                }
+                self.rbuf.reserve(4 + len - self.rbuf.len());
+            }
+            self.fill_within(limit).await?;
+        }
+    }
+
+    /// One [`fill`](Self::fill), bounded by `limit`.
+    async fn fill_within(&mut self, limit: Duration) -> Result<(), ProtocolError> {
+        let mut read = std::pin::pin!(self.fill());
+        // Poll once without a timer: usually the bytes are already there.
+        let first = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+        if let Poll::Ready(done) = first {
+            return done;
+        }
+        match tokio::time::timeout(limit, read).await {
+            Ok(done) => done,
+            Err(_) => Err(ProtocolError::TimedOut {
+                ms: limit.as_millis() as u64,
+            }),
         }
     }
 
@@ -264,5 +309,32 @@ mod tests {
             r.read_packet(0, 50).await,
             Err(ProtocolError::Closed)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_silent_peer_times_out_but_a_slow_one_does_not() {
+        let (a, b) = tokio::io::duplex(1024);
+        let mut w = PacketConn::new(a);
+        let mut r = PacketConn::new(b);
+        let limit = Some(Duration::from_millis(1000));
+        // Half a packet now, the rest a little later: each wait is under the limit.
+        let writer = tokio::spawn(async move {
+            w.write_raw(&[4, 0, 0, 0, b'a', b'b']);
+            w.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            w.write_raw(b"cd");
+            w.flush().await.unwrap();
+            w
+        });
+        assert_eq!(r.fill_packet_within(limit).await.unwrap(), (4, 0));
+        let _w = writer.await.unwrap();
+        r.read_buf().advance(8);
+        // Then nothing at all: the limit expires.
+        let start = std::time::Instant::now();
+        assert!(matches!(
+            r.fill_packet_within(limit).await,
+            Err(ProtocolError::TimedOut { ms: 1000 })
+        ));
+        assert!(start.elapsed() >= Duration::from_millis(1000));
     }
 }

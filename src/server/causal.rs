@@ -3,7 +3,9 @@
 //! the primary's binlog position as of the write (`MASTER_GTID_WAIT`), bounded by
 //! `[proxy] causal_wait_ms`; if it cannot catch up in time, the read goes to the
 //! primary instead. The position is read from the primary only once per write burst,
-//! and a replica connection that already waited for it does not wait again.
+//! and a replica connection that already waited for it does not wait again. A hung
+//! server cannot hold the wait longer than `causal_wait_ms` plus
+//! `backend_read_timeout_ms`: its connection is then dropped.
 
 use super::session::Session;
 use crate::router::stats::RouteStats;
@@ -35,12 +37,13 @@ impl Session {
             return false;
         };
         RouteStats::bump(&self.proxy.route_stats.causal_asks);
-        let pos = match self.conns[idx].query("SELECT @@gtid_binlog_pos").await {
-            Ok(rows) => rows
+        let asked = self.bounded(idx, "SELECT @@gtid_binlog_pos", 0.0).await;
+        let pos = match asked {
+            Some(rows) => rows
                 .into_iter()
                 .next()
                 .and_then(|r| r.into_iter().next().flatten()),
-            Err(_) => return false,
+            None => return false,
         };
         self.state.causal_gtid = pos.filter(|p| !p.is_empty());
         self.state.causal_dirty = false;
@@ -86,14 +89,14 @@ impl Session {
             return false;
         }
         let sql = format!("SELECT MASTER_GTID_WAIT('{gtid}', {timeout:.3})");
-        let reached = match self.conns[idx].query(&sql).await {
-            Ok(rows) => {
+        let reached = match self.bounded(idx, &sql, timeout).await {
+            Some(rows) => {
                 rows.first()
                     .and_then(|r| r.first())
                     .and_then(|v| v.as_deref())
                     == Some("0")
             }
-            Err(_) => false,
+            None => false,
         };
         if reached {
             self.conns[idx].waited_gtid = Some(gtid);
@@ -101,5 +104,30 @@ impl Session {
             RouteStats::bump(&self.proxy.route_stats.causal_timeouts);
         }
         reached
+    }
+
+    /// Runs the proxy's own `sql` on connection `idx`, which the server may take up to
+    /// `secs` to answer, plus `backend_read_timeout_ms` for a slow server. None on an
+    /// error; on a timeout the connection is out of step and is dropped.
+    async fn bounded(
+        &mut self,
+        idx: usize,
+        sql: &str,
+        secs: f64,
+    ) -> Option<Vec<Vec<Option<String>>>> {
+        let limit = super::forward::read_limit(&self.proxy.config.load());
+        let query = self.conns[idx].query(sql);
+        let Some(limit) = limit else {
+            return query.await.ok();
+        };
+        match tokio::time::timeout(limit + std::time::Duration::from_secs_f64(secs), query).await {
+            Ok(done) => done.ok(),
+            Err(_) => {
+                tracing::warn!(backend = %self.conns[idx].backend.name, "no answer within backend_read_timeout_ms: connection dropped");
+                self.conns[idx].backend.count_error();
+                self.discard(idx);
+                None
+            }
+        }
     }
 }

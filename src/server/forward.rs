@@ -4,13 +4,16 @@
 //! request is relayed only when the client's own statement asked for a local file.
 
 use super::stream::ClientStream;
+use crate::config::Config;
 use crate::pool::BackendConn;
+use crate::protocol::constants::errors::CR_SERVER_LOST;
 use crate::protocol::packet::header;
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::response::{ResponseKind, ResponseWalker, Step};
 use crate::protocol::session_track::{rewrite_ok, Strip};
 use crate::protocol::{PacketConn, ProtocolError};
 use bytes::Buf;
+use std::time::Duration;
 
 /// Why a forward failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,17 @@ pub struct Request<'a> {
     /// What to cut from OKs' session-state data: backend connections always track
     /// `last_gtid` (read-your-writes), which the client did not ask for.
     pub strip: Strip,
+    /// Longest wait for the next bytes of the response (`[proxy]
+    /// backend_read_timeout_ms`); None waits forever.
+    pub read_timeout: Option<Duration>,
+}
+
+/// `[proxy] backend_read_timeout_ms` as a limit for [`Request::read_timeout`].
+pub fn read_limit(config: &Config) -> Option<Duration> {
+    match config.proxy.backend_read_timeout_ms {
+        0 => None,
+        ms => Some(Duration::from_millis(ms)),
+    }
 }
 
 /// Sends `req` on `backend` and relays the response to `client`.
@@ -84,7 +98,14 @@ pub async fn forward(
     let mut expected = req.seq.wrapping_add(1);
     let mut sent = false;
     loop {
-        backend.conn.fill_packet().await.map_err(|e| be(e, sent))?;
+        if let Err(e) = backend.conn.fill_packet_within(req.read_timeout).await {
+            if sent {
+                // Mid-response, at a packet boundary: an ERR is still well-formed
+                // here, and tells the client why more than a closed socket would.
+                lost_mid_response(client, &target.name, &e, expected).await;
+            }
+            return Err(be(e, sent));
+        }
         let buf = backend.conn.read_buf();
         let mut off = 0;
         // Start of the bytes not yet handed to the client (a rewritten OK moves it).
@@ -139,6 +160,23 @@ pub async fn forward(
             }
         }
     }
+}
+
+/// Tells the client, mid-response, that the backend was lost (CR_SERVER_LOST); the
+/// session closes next.
+async fn lost_mid_response(
+    client: &mut PacketConn<ClientStream>,
+    backend: &str,
+    e: &ProtocolError,
+    seq: u8,
+) {
+    let err = ErrPacket::new(
+        CR_SERVER_LOST,
+        "08S01",
+        format!("Lost connection to backend '{backend}' during query: {e}"),
+    );
+    client.write_packet(seq, &err.encode());
+    let _ = client.flush().await;
 }
 
 fn walker_with_error(mut w: ResponseWalker, code: u16) -> ResponseWalker {

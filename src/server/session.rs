@@ -55,6 +55,8 @@ pub struct Session {
     pub(crate) consistency: Consistency,
     /// `[proxy] primary_reads` when the session started.
     pub(crate) primary_reads: crate::config::PrimaryReads,
+    /// `[proxy] backend_read_timeout_ms` when the session started.
+    pub(crate) read_timeout: Option<Duration>,
     /// The login user, shared by the pool keys of its connections.
     pub(crate) pool_user: Arc<str>,
     /// `[proxy] multiplexing` when the session started.
@@ -111,6 +113,7 @@ impl Session {
             max_packet: config.proxy.max_allowed_packet,
             consistency: config.proxy.consistency,
             primary_reads: config.proxy.primary_reads,
+            read_timeout: super::forward::read_limit(&config),
             pool_user: response.user.as_str().into(),
             multiplexing: config.proxy.multiplexing,
             hold: 0,

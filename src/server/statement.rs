@@ -204,6 +204,7 @@ impl Session {
             } else {
                 Strip::LastGtid
             },
+            read_timeout: self.read_timeout,
         }
     }
 
