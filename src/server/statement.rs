@@ -265,7 +265,14 @@ impl Session {
             let is_primary = self.is_writer(&target);
             // A follow-up (cursor fetch, an execute bound to this backend's statement id)
             // must run on exactly this connection, next: no causal wait, no retry.
-            let retryable = !is_primary && !self.state.in_transaction() && !decision.follow;
+            // A plain read that ended up on the primary (no replica qualified, or
+            // read-your-writes) is retried there once, on a fresh connection: the one
+            // it had may have died with a primary restart, and a read is safe to repeat.
+            let read_on_primary =
+                decision.dest == Dest::Replica && !tried.iter().any(|n| *n == target.name);
+            let retryable = (!is_primary || read_on_primary)
+                && !self.state.in_transaction()
+                && !decision.follow;
             let causal = !is_primary
                 && !decision.follow
                 && self.consistency == crate::config::Consistency::ReadYourWrites;
