@@ -135,6 +135,10 @@ pub struct ProxyConfig {
     /// Longest a read waits for a replica to apply the session's last write before it
     /// goes to the primary instead (read-your-writes).
     pub causal_wait_ms: u64,
+    /// Failed handshakes in a row after which a client IP is refused (ERR 1129) until
+    /// `FLUSH HOSTS` on the admin port, like MariaDB's `max_connect_errors`; a
+    /// successful login resets the count. 0 = off.
+    pub max_connect_errors: u32,
 }
 
 impl Default for ProxyConfig {
@@ -153,6 +157,7 @@ impl Default for ProxyConfig {
             max_client_connections: 4096,
             shutdown_timeout_ms: 10_000,
             causal_wait_ms: 500,
+            max_connect_errors: 100,
         }
     }
 }
@@ -232,6 +237,10 @@ pub struct UserConfig {
     pub name: String,
     /// Plaintext password, or a mysql_native_password hash `*` + 40 hex digits.
     pub password: Password,
+    /// Sessions this user may have open at once; the next login gets ERR 1203, like
+    /// MariaDB's `max_user_connections`. 0 = unlimited.
+    #[serde(default)]
+    pub max_connections: u32,
 }
 
 /// `[monitor]`.
@@ -602,6 +611,21 @@ role = "replica"
         assert!(e.starts_with("x.toml: backends[1].state:"), "{e}");
         let e = err(&format!("{GOOD}[admin]\nhttp = \"nowhere\"\n"));
         assert!(e.starts_with("x.toml: admin.http:"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_are_read() {
+        let c = Config::parse(GOOD, Path::new("x.toml")).unwrap();
+        assert_eq!(c.proxy.max_connect_errors, 100);
+        assert_eq!(c.users[0].max_connections, 0);
+        let text = GOOD
+            .replace("[proxy]\n", "[proxy]\nmax_connect_errors = 0\n")
+            .replace("password = \"app\"", "password = \"app\"\nmax_connections = 5");
+        let c = Config::parse(&text, Path::new("x.toml")).unwrap();
+        assert_eq!(c.proxy.max_connect_errors, 0);
+        assert_eq!(c.users[0].max_connections, 5);
+        let e = err(&GOOD.replace("password = \"app\"", "password = \"app\"\nmax_connections = -1"));
+        assert!(e.starts_with("x.toml: users[0].max_connections:"), "{e}");
     }
 
     #[test]
