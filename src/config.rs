@@ -620,11 +620,17 @@ role = "replica"
         assert_eq!(c.users[0].max_connections, 0);
         let text = GOOD
             .replace("[proxy]\n", "[proxy]\nmax_connect_errors = 0\n")
-            .replace("password = \"app\"", "password = \"app\"\nmax_connections = 5");
+            .replace(
+                "password = \"app\"",
+                "password = \"app\"\nmax_connections = 5",
+            );
         let c = Config::parse(&text, Path::new("x.toml")).unwrap();
         assert_eq!(c.proxy.max_connect_errors, 0);
         assert_eq!(c.users[0].max_connections, 5);
-        let e = err(&GOOD.replace("password = \"app\"", "password = \"app\"\nmax_connections = -1"));
+        let e = err(&GOOD.replace(
+            "password = \"app\"",
+            "password = \"app\"\nmax_connections = -1",
+        ));
         assert!(e.starts_with("x.toml: users[0].max_connections:"), "{e}");
     }
 

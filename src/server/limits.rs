@@ -111,7 +111,9 @@ impl UserSessions {
             return Err(ErrPacket::new(
                 ER_TOO_MANY_USER_CONNECTIONS,
                 "42000",
-                format!("User {user} already has more than 'max_user_connections' active connections"),
+                format!(
+                    "User {user} already has more than 'max_user_connections' active connections"
+                ),
             ));
         }
         *n += 1;
@@ -129,12 +131,10 @@ impl UserSessions {
 
 impl Drop for UserSlot {
     fn drop(&mut self) {
-        self.sessions
-            .open
-            .remove_if_mut(&self.user, |_, n| {
-                *n = n.saturating_sub(1);
-                *n == 0
-            });
+        self.sessions.open.remove_if_mut(&self.user, |_, n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
     }
 }
 

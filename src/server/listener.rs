@@ -108,21 +108,20 @@ async fn too_many(proxy: &Proxy, tcp: tokio::net::TcpStream, peer: SocketAddr, l
     refuse_greeting(tcp, err).await;
 }
 
-/// Sends `err` in place of the greeting (sequence id 0), then closes.
+/// Sends `err` in place of the greeting (sequence id 0, no SQLSTATE, as the server
+/// does), then closes.
 async fn refuse_greeting(tcp: tokio::net::TcpStream, err: crate::protocol::packets::ErrPacket) {
     let mut conn = crate::protocol::PacketConn::new(tcp);
-    conn.write_packet(0, &err.encode());
+    conn.write_packet(0, &err.encode_before_handshake());
     let _ = tokio::time::timeout(Duration::from_secs(1), conn.flush()).await;
     conn.shutdown().await;
 }
 
 /// Counts a failed handshake against the client's IP (`[proxy] max_connect_errors`). A
-/// client that hangs up before finishing a packet (a TCP health check) is not counted.
+/// client that hangs up (close or reset) before finishing a packet — a TCP health
+/// check — is not counted; a bad packet, a refusal or a timeout is.
 fn count_connect_error(proxy: &Proxy, peer: SocketAddr, err: Option<&AuthError>, limit: u32) {
-    if matches!(
-        err,
-        Some(AuthError::Protocol(crate::protocol::ProtocolError::Closed))
-    ) {
+    if matches!(err, Some(AuthError::Protocol(e)) if e.is_disconnect()) {
         return;
     }
     let n = proxy.connect_errors.failed(peer.ip(), limit);
