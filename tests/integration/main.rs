@@ -18,6 +18,8 @@ mod corpus_types;
 mod demo;
 mod differential;
 mod harness;
+mod hostile;
+mod limits;
 mod rawclient;
 mod real_clients;
 mod routing;
