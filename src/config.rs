@@ -146,6 +146,10 @@ pub struct ProxyConfig {
     /// a lost connection: a read nothing of which reached the client is retried on
     /// another backend, anything else gets CR_SERVER_LOST (2013) and is never re-sent.
     pub backend_read_timeout_ms: u64,
+    /// Failed handshakes in a row after which a client IP is refused (ERR 1129) until
+    /// `FLUSH HOSTS` on the admin port, like MariaDB's `max_connect_errors`; a
+    /// successful login resets the count. 0 = off.
+    pub max_connect_errors: u32,
     /// Client sessions run on this many single-threaded workers, each session wholly on
     /// one (thread per core, no cross-thread wakeups); 0 = tokio's multi-threaded
     /// work-stealing scheduler.
@@ -232,6 +236,7 @@ impl Default for ProxyConfig {
             backend_tls_ca: None,
             backend_tls_server_name: None,
             backend_read_timeout_ms: 30_000,
+            max_connect_errors: 100,
         }
     }
 }
@@ -311,6 +316,10 @@ pub struct UserConfig {
     pub name: String,
     /// Plaintext password, or a mysql_native_password hash `*` + 40 hex digits.
     pub password: Password,
+    /// Sessions this user may have open at once; the next login gets ERR 1203, like
+    /// MariaDB's `max_user_connections`. 0 = unlimited.
+    #[serde(default)]
+    pub max_connections: u32,
 }
 
 /// `[monitor]`.
@@ -745,6 +754,27 @@ role = "replica"
         assert!(e.starts_with("x.toml: backends[1].state:"), "{e}");
         let e = err(&format!("{GOOD}[admin]\nhttp = \"nowhere\"\n"));
         assert!(e.starts_with("x.toml: admin.http:"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_are_read() {
+        let c = Config::parse(GOOD, Path::new("x.toml")).unwrap();
+        assert_eq!(c.proxy.max_connect_errors, 100);
+        assert_eq!(c.users[0].max_connections, 0);
+        let text = GOOD
+            .replace("[proxy]\n", "[proxy]\nmax_connect_errors = 0\n")
+            .replace(
+                "password = \"app\"",
+                "password = \"app\"\nmax_connections = 5",
+            );
+        let c = Config::parse(&text, Path::new("x.toml")).unwrap();
+        assert_eq!(c.proxy.max_connect_errors, 0);
+        assert_eq!(c.users[0].max_connections, 5);
+        let e = err(&GOOD.replace(
+            "password = \"app\"",
+            "password = \"app\"\nmax_connections = -1",
+        ));
+        assert!(e.starts_with("x.toml: users[0].max_connections:"), "{e}");
     }
 
     #[test]

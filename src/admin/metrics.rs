@@ -8,6 +8,8 @@
 //! `backend_lag_seconds`, `backend_state{state}`, `backend_weight`,
 //! `backend_connections{state}`, `backend_outstanding`, `backend_writer`; proxy-wide
 //! `client_connections`, `clients_accepted_total`, `client_auth_failures_total`,
+//! `clients_refused_host_blocked_total`, `clients_refused_user_limit_total`,
+//! `hosts_blocked`,
 //! `routes_total{reason,dest}`, `pins_total{reason}`, `fallbacks_total`,
 //! `retries_total`, `causal_reads_total{outcome}`, `unknown_statements_total`,
 //! `uptime_seconds`, `ready`.
@@ -164,6 +166,28 @@ impl Collector for ProxyCollector {
             "rwproxy_clients_refused_too_many",
             "Client connections refused with ERR 1040 (max_client_connections)",
             &one(get(&c.too_many)),
+        )?;
+        counter(
+            &mut e,
+            "rwproxy_clients_refused_host_blocked",
+            "Client connections refused with ERR 1129 (max_connect_errors)",
+            &one(get(&p.connect_errors.refused)),
+        )?;
+        counter(
+            &mut e,
+            "rwproxy_clients_refused_user_limit",
+            "Client logins refused with ERR 1203 (a user's max_connections)",
+            &one(get(&p.user_sessions.refused)),
+        )?;
+        gauge(
+            &mut e,
+            "rwproxy_hosts_blocked",
+            "Client addresses blocked now by max_connect_errors",
+            &[(
+                vec![],
+                p.connect_errors
+                    .blocked(p.config.load().proxy.max_connect_errors) as f64,
+            )],
         )?;
         gauge(
             &mut e,

@@ -1,9 +1,10 @@
 //! Admin statements, parsed with sqlparser (MySQL dialect) into [`AdminCommand`]s.
 //!
 //! `SHOW …`, `UPDATE backends …`, `SELECT …` (what clients send on connect) and `SET …`
-//! go through sqlparser. Three statements are not SQL sqlparser knows and are matched
-//! by their leading words first: `RELOAD CONFIG`, `SAVE CONFIG` and `EXPLAIN ROUTE
-//! <statement>` (whose statement is the proxy's classifier's business, not a parser's).
+//! go through sqlparser. Statements that are not SQL sqlparser knows are matched by
+//! their leading words first: `RELOAD CONFIG`, `SAVE CONFIG`, `TRUNCATE DIGESTS`,
+//! `FLUSH HOSTS` and `EXPLAIN ROUTE <statement>` (whose statement is the proxy's
+//! classifier's business, not a parser's).
 
 use crate::replication::BackendState;
 use sqlparser::ast::{
@@ -16,7 +17,7 @@ use sqlparser::parser::Parser;
 /// What the admin port supports, for error hints.
 pub const SUPPORTED: &str = "SHOW BACKENDS | SHOW STATS | SHOW SESSIONS | SHOW DIGESTS | \
     UPDATE backends SET weight = N, max_lag_ms = N, state = 'online'|'offline'|'draining' WHERE name = '…' | \
-    EXPLAIN ROUTE <statement> | RELOAD CONFIG | SAVE CONFIG | TRUNCATE DIGESTS";
+    EXPLAIN ROUTE <statement> | RELOAD CONFIG | SAVE CONFIG | TRUNCATE DIGESTS | FLUSH HOSTS";
 
 /// Runtime changes to backends (SQL `UPDATE backends`, HTTP `PUT /api/backends/{name}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +54,8 @@ pub enum AdminCommand {
     ShowDigests,
     /// `TRUNCATE DIGESTS`.
     TruncateDigests,
+    /// `FLUSH HOSTS`: unblock client addresses blocked by `max_connect_errors`.
+    FlushHosts,
     /// `UPDATE backends SET … WHERE name = '…'` (or `name IN (…)`).
     UpdateBackends {
         /// What changes.
@@ -100,6 +103,7 @@ pub fn parse(sql: &str) -> Result<AdminCommand, ParseError> {
         ["RELOAD", "CONFIG"] => return Ok(AdminCommand::ReloadConfig),
         ["SAVE", "CONFIG"] => return Ok(AdminCommand::SaveConfig),
         ["TRUNCATE", "DIGESTS"] => return Ok(AdminCommand::TruncateDigests),
+        ["FLUSH", "HOSTS"] => return Ok(AdminCommand::FlushHosts),
         ["EXPLAIN", "ROUTE", ..] => {
             let target = crate::server::explain::explain_route_target(sql.as_bytes())
                 .ok_or_else(|| ParseError("EXPLAIN ROUTE needs a statement".into()))?;
@@ -315,6 +319,7 @@ mod tests {
         assert_eq!(parse("show digests"), Ok(AdminCommand::ShowDigests));
         assert_eq!(parse("reload  config"), Ok(AdminCommand::ReloadConfig));
         assert_eq!(parse("SAVE CONFIG;"), Ok(AdminCommand::SaveConfig));
+        assert_eq!(parse("flush hosts;"), Ok(AdminCommand::FlushHosts));
         assert_eq!(
             parse("EXPLAIN ROUTE SELECT * FROM t"),
             Ok(AdminCommand::ExplainRoute("SELECT * FROM t".into()))

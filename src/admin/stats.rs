@@ -48,6 +48,21 @@ pub fn rows(proxy: &Proxy) -> Vec<(String, String)> {
         ("client_auth_failures".into(), get(&c.auth_failures)),
         ("client_handshake_errors".into(), get(&c.handshake_errors)),
         ("client_too_many".into(), get(&c.too_many)),
+        (
+            "client_host_blocked".into(),
+            get(&proxy.connect_errors.refused),
+        ),
+        (
+            "hosts_blocked".into(),
+            proxy
+                .connect_errors
+                .blocked(proxy.config.load().proxy.max_connect_errors)
+                .to_string(),
+        ),
+        (
+            "client_user_limit".into(),
+            get(&proxy.user_sessions.refused),
+        ),
         ("requests_total".into(), requests_total(proxy).to_string()),
         ("qps".into(), format!("{:.1}", qps(proxy))),
         ("config_reloads".into(), get(&proxy.reloads)),

@@ -125,10 +125,14 @@ pub mod errors {
     pub const ER_UNKNOWN_COM_ERROR: u16 = 1047;
     /// ER_NO_SUCH_THREAD.
     pub const ER_NO_SUCH_THREAD: u16 = 1094;
+    /// ER_HOST_IS_BLOCKED (`max_connect_errors` failed handshakes in a row).
+    pub const ER_HOST_IS_BLOCKED: u16 = 1129;
     /// ER_NET_PACKET_TOO_LARGE.
     pub const ER_NET_PACKET_TOO_LARGE: u16 = 1153;
     /// ER_NET_PACKETS_OUT_OF_ORDER.
     pub const ER_NET_PACKETS_OUT_OF_ORDER: u16 = 1156;
+    /// ER_TOO_MANY_USER_CONNECTIONS (a user's `max_user_connections`).
+    pub const ER_TOO_MANY_USER_CONNECTIONS: u16 = 1203;
     /// ER_NOT_SUPPORTED_AUTH_MODE.
     pub const ER_NOT_SUPPORTED_AUTH_MODE: u16 = 1251;
     /// ER_SECURE_TRANSPORT_REQUIRED (MySQL 5.7+).

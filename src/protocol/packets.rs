@@ -43,6 +43,17 @@ impl ErrPacket {
         b
     }
 
+    /// The payload as a server sends it in place of its greeting (too many connections,
+    /// host blocked): `0xff`, code, message — no SQLSTATE, since no client has said it
+    /// speaks protocol 4.1 yet (clients then report `HY000`).
+    pub fn encode_before_handshake(&self) -> BytesMut {
+        let mut b = BytesMut::with_capacity(3 + self.message.len());
+        b.put_u8(0xff);
+        b.put_u16_le(self.code);
+        b.put_slice(self.message.as_bytes());
+        b
+    }
+
     /// Parses an ERR payload (`0xff` first).
     pub fn parse(payload: &[u8]) -> Result<ErrPacket, ProtocolError> {
         let mut r = Reader::new(payload);
@@ -167,6 +178,17 @@ mod tests {
         let p = ErrPacket::parse(&e.encode()).unwrap();
         assert_eq!(p, e);
         assert_eq!(&e.encode()[..4], &[0xff, 0x15, 0x04, b'#']);
+        // In place of a greeting: no SQLSTATE; a reader falls back to HY000.
+        let early = ErrPacket::new(1040, "08004", "Too many connections");
+        assert_eq!(
+            &early.encode_before_handshake()[..],
+            b"\xff\x10\x04Too many connections"
+        );
+        let p = ErrPacket::parse(&early.encode_before_handshake()).unwrap();
+        assert_eq!(
+            (p.code, &p.sqlstate, p.message.as_str()),
+            (1040, b"HY000", "Too many connections")
+        );
     }
 
     #[test]

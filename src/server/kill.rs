@@ -176,6 +176,13 @@ impl Session {
             self.send_err(seq, &err).await;
             return Flow::Continue;
         };
+        if cu.user != self.login.user {
+            // The new user's own limit applies (`[[users]] max_connections`).
+            if let Err(err) = super::listener::take_user_slot(&self.proxy, &self.handle, &cu.user) {
+                self.send_err(seq, &err).await;
+                return Flow::Close;
+            }
+        }
         self.release_all();
         self.stmts = Default::default();
         self.pool_user = cu.user.as_str().into();

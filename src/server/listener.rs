@@ -72,19 +72,36 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
                 too_many(&proxy, tcp, peer, limit).await;
                 return;
             }
+            let max_errors = proxy.config.load().proxy.max_connect_errors;
+            if proxy.connect_errors.is_blocked(peer.ip(), max_errors) {
+                proxy.sessions.remove(handle.id);
+                proxy.connect_errors.refused.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%peer, max_errors, "client refused: host blocked (max_connect_errors)");
+                refuse_greeting(tcp, super::limits::ConnectErrors::error(peer.ip())).await;
+                return;
+            }
             let timeout = Duration::from_millis(proxy.config.load().proxy.handshake_timeout_ms);
             let users = proxy.users.load_full();
             let authed = tokio::time::timeout(timeout, handshake(&proxy, tcp, handle.id, &users));
-            let authed = match authed.await {
+            let mut authed = match authed.await {
                 Ok(Ok(a)) => a,
                 failed => {
                     proxy.sessions.remove(handle.id);
                     let err = failed.map(|r| r.err()).ok().flatten();
+                    count_connect_error(&proxy, peer, err.as_ref(), max_errors);
                     log_failed_handshake(&proxy.clients, peer, err, "proxy");
                     return;
                 }
             };
+            proxy.connect_errors.succeeded(peer.ip());
             let user = authed.response.user.clone();
+            if let Err(err) = take_user_slot(&proxy, &handle, &user) {
+                proxy.sessions.remove(handle.id);
+                tracing::warn!(%peer, %user, "client refused: {}", err.message);
+                let _ = super::auth::refuse(&mut authed.conn, authed.seq, err).await;
+                authed.conn.shutdown().await;
+                return;
+            }
             tracing::info!(%peer, id = handle.id, %user, "client connected");
             let started = std::time::Instant::now();
             let why = Session::run(proxy, handle.clone(), authed).await;
@@ -129,10 +146,47 @@ async fn too_many(proxy: &Proxy, tcp: tokio::net::TcpStream, peer: SocketAddr, l
         "08004",
         format!("Too many connections (rwproxy max_client_connections = {limit})"),
     );
+    refuse_greeting(tcp, err).await;
+}
+
+/// Sends `err` in place of the greeting (sequence id 0, no SQLSTATE, as the server
+/// does), then closes.
+async fn refuse_greeting(tcp: tokio::net::TcpStream, err: crate::protocol::packets::ErrPacket) {
     let mut conn = crate::protocol::PacketConn::new(tcp);
-    conn.write_packet(0, &err.encode());
+    conn.write_packet(0, &err.encode_before_handshake());
     let _ = tokio::time::timeout(Duration::from_secs(1), conn.flush()).await;
     conn.shutdown().await;
+}
+
+/// Counts a failed handshake against the client's IP (`[proxy] max_connect_errors`). A
+/// client that hangs up (close or reset) before finishing a packet — a TCP health
+/// check — is not counted; a bad packet, a refusal or a timeout is.
+fn count_connect_error(proxy: &Proxy, peer: SocketAddr, err: Option<&AuthError>, limit: u32) {
+    if matches!(err, Some(AuthError::Protocol(e)) if e.is_disconnect()) {
+        return;
+    }
+    let n = proxy.connect_errors.failed(peer.ip(), limit);
+    if limit > 0 && n == limit {
+        tracing::warn!(%peer, errors = n, "client host blocked after {n} failed handshakes in a row; FLUSH HOSTS on the admin port unblocks it");
+    }
+}
+
+/// Takes the session's place in its user's count (giving back the one it held, if any),
+/// or returns the ERR 1203 to refuse it with.
+pub(crate) fn take_user_slot(
+    proxy: &Proxy,
+    handle: &super::registry::SessionHandle,
+    user: &str,
+) -> Result<(), crate::protocol::packets::ErrPacket> {
+    let config = proxy.config.load();
+    let limit = config
+        .users
+        .iter()
+        .find(|u| u.name == user)
+        .map_or(0, |u| u.max_connections);
+    let slot = proxy.user_sessions.acquire(user, limit)?;
+    *handle.user_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(slot);
+    Ok(())
 }
 
 /// One log line and one counter per failed handshake on `port` (`proxy` or `admin`):

@@ -8,6 +8,7 @@ pub mod counters;
 pub mod explain;
 pub mod forward;
 pub mod kill;
+pub mod limits;
 pub mod listener;
 pub mod observe;
 pub mod prepared;
@@ -79,6 +80,10 @@ pub struct Proxy {
     pub route_reasons: counters::ReasonCounters,
     /// Client connection counters.
     pub clients: counters::ClientStats,
+    /// Failed handshakes in a row per client IP (`[proxy] max_connect_errors`).
+    pub connect_errors: limits::ConnectErrors,
+    /// Sessions open per user (`[[users]] max_connections`).
+    pub user_sessions: Arc<limits::UserSessions>,
     /// Per-fingerprint statement statistics.
     pub digests: crate::admin::digest::Digests,
     /// `[admin] slow_ms`, read per statement.
@@ -140,6 +145,8 @@ impl Proxy {
         Ok(Arc::new(Proxy {
             route_reasons: Default::default(),
             clients: Default::default(),
+            connect_errors: Default::default(),
+            user_sessions: Default::default(),
             digests,
             slow_ms: AtomicU64::new(config.admin.slow_ms),
             listening: AtomicBool::new(false),

@@ -66,6 +66,9 @@ pub struct SessionHandle {
     pub peer: Option<SocketAddr>,
     /// What it is doing.
     pub activity: Mutex<Activity>,
+    /// Its place in its user's session count (`[[users]] max_connections`), from
+    /// login; given back when the session leaves the registry.
+    pub user_slot: Mutex<Option<super::limits::UserSlot>>,
 }
 
 impl SessionHandle {
@@ -141,14 +144,17 @@ impl Registry {
             killed: Default::default(),
             peer,
             activity: Mutex::new(Activity::default()),
+            user_slot: Mutex::new(None),
         });
         self.sessions.insert(id, h.clone());
         h
     }
 
-    /// Removes a session.
+    /// Removes a session and gives back its place in its user's count.
     pub fn remove(&self, id: u32) {
-        self.sessions.remove(&id);
+        if let Some((_, h)) = self.sessions.remove(&id) {
+            h.user_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
     }
 
     /// Looks a session up.

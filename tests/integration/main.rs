@@ -19,6 +19,8 @@ mod corpus_types;
 mod demo;
 mod differential;
 mod harness;
+mod hostile;
+mod limits;
 mod multiplex;
 mod overload;
 mod rawclient;

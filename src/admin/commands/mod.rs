@@ -2,6 +2,7 @@
 //! state into a [`Reply`] (a result set, an OK, or an ERR).
 
 pub mod explain_route;
+pub mod flush_hosts;
 pub mod reload;
 pub mod select;
 pub mod show_backends;
@@ -80,6 +81,7 @@ pub async fn execute(ctx: &Ctx, cmd: AdminCommand) -> Reply {
         AdminCommand::ShowSessions => show_sessions::run(ctx),
         AdminCommand::ShowDigests => show_digests::run(ctx),
         AdminCommand::TruncateDigests => show_digests::truncate(ctx),
+        AdminCommand::FlushHosts => flush_hosts::run(ctx),
         AdminCommand::UpdateBackends { change, names } => {
             update_backends::run(ctx, &names, &change)
         }
