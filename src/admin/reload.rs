@@ -116,6 +116,7 @@ pub fn apply(proxy: &Proxy, new: Config) -> Result<ReloadReport, ReloadError> {
         .map(|(k, _)| k.to_string())
         .collect();
     apply_backends(proxy, &new, &mut report);
+    proxy.pool.set_idle_timeout(new.proxy.pool_idle_timeout_ms);
     if let Some(tls) = backend_tls {
         // Idle connections were made under the old settings: none is reused.
         proxy.pool.set_tls(tls);

@@ -172,6 +172,8 @@ pub struct Pool {
     idle: Mutex<FxHashMap<PoolKey, Vec<BackendConn>>>,
     /// `[proxy] backend_tls`, built; None = plaintext.
     tls: arc_swap::ArcSwapOption<tls::BackendTls>,
+    /// `[proxy] pool_idle_timeout_ms` (0 = never).
+    idle_timeout_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Pool {
@@ -270,6 +272,7 @@ impl Pool {
         conn.applied = 0;
         conn.idle_since = Instant::now();
         let backend = conn.backend.clone();
+        let stale;
         {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             // The key is cloned only the first time it is seen.
@@ -281,8 +284,27 @@ impl Pool {
                 return;
             }
             list.push(conn);
+            // The list's oldest connection (near its front) goes once it has been
+            // idle too long: a burst's extra connections close as traffic goes on.
+            let timeout = self
+                .idle_timeout_ms
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let now = list[list.len() - 1].idle_since;
+            let expired = timeout > 0
+                && list.len() > 1
+                && now.saturating_duration_since(list[0].idle_since)
+                    > Duration::from_millis(timeout);
+            stale = expired.then(|| list.remove(0));
         }
+        // Closed (dropped) outside the lock.
+        drop(stale);
         backend.freed.notify_one();
+    }
+
+    /// Sets `[proxy] pool_idle_timeout_ms` (at start and on a config reload).
+    pub fn set_idle_timeout(&self, ms: u64) {
+        self.idle_timeout_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Returns a connection after COM_RESET_CONNECTION succeeds on it (its session

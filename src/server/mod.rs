@@ -142,6 +142,7 @@ impl Proxy {
         let now = std::time::Instant::now();
         let pool = Pool::default();
         pool.set_tls(backend_tls);
+        pool.set_idle_timeout(config.proxy.pool_idle_timeout_ms);
         Ok(Arc::new(Proxy {
             route_reasons: Default::default(),
             clients: Default::default(),

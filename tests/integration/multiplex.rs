@@ -366,3 +366,43 @@ async fn a_full_backend_queues_then_fails_with_1040() {
     assert_eq!(timeouts, 1);
     drop(next);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bursts_extra_connections_close_once_idle() {
+    let db = fresh_schema("mux_idle").await;
+    caught_up().await;
+    let p =
+        inproc_proxy(|t| t.replacen("[proxy]\n", "[proxy]\npool_idle_timeout_ms = 300\n", 1)).await;
+    let primary_open = || {
+        p.proxy
+            .topology
+            .load()
+            .primary()
+            .map(|b| b.open_conns.load(Ordering::Relaxed))
+            .unwrap_or(0)
+    };
+    // A burst: 12 sessions in transactions at once, each holding a primary connection.
+    let mut burst = Vec::new();
+    for _ in 0..12 {
+        let mut c = mysql_async::Conn::new(opts(p.port, &db)).await.unwrap();
+        c.query_drop("BEGIN").await.unwrap();
+        c.query_drop("SELECT 1").await.unwrap();
+        burst.push(c);
+    }
+    let peak = primary_open();
+    for mut c in burst {
+        c.query_drop("COMMIT").await.unwrap();
+        c.disconnect().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Traffic goes on: each statement's return to the pool closes an expired one.
+    let mut c = mysql_async::Conn::new(opts(p.port, &db)).await.unwrap();
+    for _ in 0..20 {
+        c.query_drop("DO 1").await.unwrap();
+    }
+    let after = primary_open();
+    eprintln!("pool idle timeout: primary connections {peak} at the burst, {after} after it");
+    assert!(peak >= 12, "{peak}");
+    assert!(after <= 2, "{after} primary connections still open");
+    drop(c);
+}
