@@ -13,6 +13,7 @@ pub mod packets;
 pub mod response;
 pub mod resultset;
 pub mod session_track;
+pub mod stream;
 pub mod wire;
 
 pub use packet::PacketConn;

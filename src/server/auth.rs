@@ -207,11 +207,11 @@ fn conn_is_tls(conn: &mut PacketConn<ClientStream>) -> bool {
 
 /// The client's IP address, as error messages show it.
 pub fn peer_host(conn: &PacketConn<ClientStream>) -> String {
-    let addr = match conn.stream() {
-        ClientStream::Plain(s) => s.peer_addr().ok(),
-        ClientStream::Tls(s) => s.get_ref().0.peer_addr().ok(),
-    };
-    addr.map(|a| a.ip().to_string())
+    conn.stream()
+        .tcp()
+        .peer_addr()
+        .ok()
+        .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 
