@@ -19,8 +19,9 @@ const MAX_SHOWN: usize = 512;
 pub struct Activity {
     /// Command being run (`Query`, `Execute` …), None while idle.
     pub command: Option<&'static str>,
-    /// Statement text (first [`MAX_SHOWN`] bytes) of the current or last query.
-    pub statement: String,
+    /// Statement text (first [`MAX_SHOWN`] bytes) of the current or last query, as
+    /// sent: made text only when `SHOW SESSIONS` asks, not on every statement.
+    pub statement: Vec<u8>,
     /// When the current (or, while idle, the last) command started. Only one clock
     /// read per command: idle time counts from the last command's start.
     pub since: Option<Instant>,
@@ -80,7 +81,7 @@ impl SessionHandle {
         if let Some(t) = text {
             let t = &t[..t.len().min(MAX_SHOWN)];
             a.statement.clear();
-            a.statement.push_str(&String::from_utf8_lossy(t));
+            a.statement.extend_from_slice(t);
         }
     }
 
@@ -111,7 +112,7 @@ impl SessionHandle {
             backend,
             command: a.command.unwrap_or("Sleep"),
             time: a.since.map(|s| s.elapsed()).unwrap_or_default(),
-            statement: a.statement.clone(),
+            statement: String::from_utf8_lossy(&a.statement).into_owned(),
         }
     }
 }
