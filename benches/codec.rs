@@ -305,9 +305,13 @@ fn relay_fill(c: &mut Criterion) {
                             waited: false,
                         };
                         let mut conn = PacketConn::new(drip);
+                        let mut timer = rwproxy::protocol::packet::ReadTimer::default();
                         let mut packets = 0;
                         while packets < count {
-                            let (len, _) = conn.fill_packet_within(limit).await.expect("fill");
+                            let (len, _) = conn
+                                .fill_packet_within(limit, &mut timer)
+                                .await
+                                .expect("fill");
                             conn.read_buf().advance(4 + len);
                             packets += 1;
                         }

@@ -52,6 +52,8 @@ pub struct BackendConn {
     _slot: Slot,
     /// When it last went idle (connected, or returned to the pool): see `liveness`.
     pub idle_since: std::time::Instant,
+    /// The deadline of its response reads (`backend_read_timeout_ms`).
+    pub read_timer: crate::protocol::packet::ReadTimer,
 }
 
 /// Adds `last_gtid` to the session's tracked variables, keeping the others (the
@@ -109,6 +111,7 @@ impl BackendConn {
             fp: crate::router::session::base_fingerprint(schema),
             _slot: slot,
             idle_since: std::time::Instant::now(),
+            read_timer: Default::default(),
             backend,
         };
         match tokio::time::timeout(timeout, conn.track_gtids()).await {

@@ -98,7 +98,11 @@ pub async fn forward(
     let mut expected = req.seq.wrapping_add(1);
     let mut sent = false;
     loop {
-        if let Err(e) = backend.conn.fill_packet_within(req.read_timeout).await {
+        if let Err(e) = backend
+            .conn
+            .fill_packet_within(req.read_timeout, &mut backend.read_timer)
+            .await
+        {
             if sent {
                 // Mid-response, at a packet boundary: an ERR is still well-formed
                 // here, and tells the client why more than a closed socket would.
