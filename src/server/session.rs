@@ -119,7 +119,7 @@ impl Session {
             hold: 0,
         };
         let login = match s.login_gate() {
-            Ok(()) => s.connect_primary().await,
+            Ok(()) => s.connect_first().await,
             Err(e) => Err(e),
         };
         if let Err(err) = login {
@@ -140,6 +140,33 @@ impl Session {
         };
         s.finish().await;
         why
+    }
+
+    /// Logs the session in on the primary or, when the primary cannot be reached (down,
+    /// restarting), on a replica, so that reads go on for new clients too; their writes
+    /// then wait for a writable primary (`write_hold_ms`) and fail clearly. A refusal
+    /// by the server (wrong database, access denied) is the client's answer as it is.
+    async fn connect_first(&mut self) -> Result<(), ErrPacket> {
+        let unreachable = match self.connect_primary().await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.code == CR_CONN_HOST_ERROR => e,
+            Err(e) => return Err(e),
+        };
+        let replica = {
+            let topo = self.proxy.topology.load();
+            crate::replication::balancer::pick_reader(&topo, &[], None, false)
+        };
+        let Some(replica) = replica else {
+            return Err(unreachable);
+        };
+        match self.conn_to(&replica).await {
+            Ok(idx) => {
+                self.publish_backend(idx);
+                tracing::info!(id = self.handle.id, backend = %replica.name, "primary unreachable: session logged in on a replica");
+                Ok(())
+            }
+            Err(_) => Err(unreachable),
+        }
     }
 
     /// Connects the primary (at login and after COM_CHANGE_USER); its errors, such as an

@@ -189,6 +189,11 @@ async fn a_crashed_primary_fails_writes_clearly_and_never_resends_them() {
         reads.errors.len(),
         &reads.errors[..reads.errors.len().min(3)]
     );
+    // New clients log in on a replica while the primary is unreachable.
+    assert_eq!(
+        all.login_errors, 0,
+        "logins refused during the primary's outage"
+    );
     for (k, o) in &all.keys {
         let n = found.get(k).copied().unwrap_or(0);
         match o {
