@@ -193,7 +193,9 @@ impl Pool {
         let mut queued: Option<slot::Queued> = None;
         loop {
             while let Some(conn) = self.take_idle(key, want.fp) {
-                if let Some(conn) = prepare(conn, backend, want).await {
+                // Bounded: a hung server must not hold the request in a reset.
+                let ready = tokio::time::timeout(limits.connect, prepare(conn, backend, want));
+                if let Ok(Some(conn)) = ready.await {
                     return Ok(conn);
                 }
             }

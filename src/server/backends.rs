@@ -97,7 +97,24 @@ impl Session {
                 self.conns.len() - 1
             }
         };
-        if let Err(e) = replay(&mut self.conns[idx], &self.state.history).await {
+        let behind = self.conns[idx].applied < self.state.history.len();
+        // Nothing to replay (the common case): no timer, no config read. Otherwise
+        // bounded like a login: a hung server must not hold the session.
+        let replayed = if behind {
+            let limit = Duration::from_millis(self.proxy.config.load().proxy.connect_timeout_ms);
+            tokio::time::timeout(limit, replay(&mut self.conns[idx], &self.state.history))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(PoolError::Timeout {
+                        backend: backend.name.to_string(),
+                        address: backend.address.clone(),
+                        ms: limit.as_millis() as u64,
+                    })
+                })
+        } else {
+            Ok(())
+        };
+        if let Err(e) = replayed {
             // The connection's session state is unknown now: never reuse it.
             self.conns.swap_remove(idx);
             return Err(e);
