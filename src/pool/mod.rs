@@ -193,8 +193,17 @@ impl Pool {
         let mut queued: Option<slot::Queued> = None;
         loop {
             while let Some(conn) = self.take_idle(key, want.fp) {
+                // A config reload replaced the backend of this name (new address), or
+                // the server closed it while it sat idle (wait_timeout, restart).
+                if !Arc::ptr_eq(&conn.backend, backend) || !liveness::usable(&conn, Instant::now())
+                {
+                    continue;
+                }
+                if conn.fp == want.fp {
+                    return Ok(conn);
+                }
                 // Bounded: a hung server must not hold the request in a reset.
-                let ready = tokio::time::timeout(limits.connect, prepare(conn, backend, want));
+                let ready = tokio::time::timeout(limits.connect, resync(conn, want));
                 if let Ok(Some(conn)) = ready.await {
                     return Ok(conn);
                 }
@@ -356,21 +365,9 @@ impl Pool {
     }
 }
 
-/// Readies an idle connection for a checkout: in step already (same fingerprint), or
-/// reset to a clean state in the wanted schema. None if it cannot be used.
-async fn prepare(
-    mut conn: BackendConn,
-    backend: &Arc<Backend>,
-    want: Want<'_>,
-) -> Option<BackendConn> {
-    // A config reload replaced the backend of this name (new address), or the server
-    // closed it while it sat idle (wait_timeout, restart): drop it.
-    if !Arc::ptr_eq(&conn.backend, backend) || !liveness::usable(&conn, Instant::now()) {
-        return None;
-    }
-    if conn.fp == want.fp {
-        return Some(conn);
-    }
+/// Brings an idle connection with another session's state back to a clean state in
+/// the wanted schema. None if it cannot be used.
+async fn resync(mut conn: BackendConn, want: Want<'_>) -> Option<BackendConn> {
     let clean = router::session::base_fingerprint(conn.schema.as_deref());
     if conn.fp != clean {
         // Another session's settings: back to a clean state (one round trip).
