@@ -3,23 +3,12 @@
 //! must see no errors; the figures (errors, detection and recovery times) are printed.
 
 use crate::faults_util::*;
-use crate::harness::{caught_up, env, node_sql, rows_read};
+use crate::harness::{caught_up, env, node_sql, reads, rows_read};
 use mysql_async::prelude::*;
 use rwproxy::replication::BackendState;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-async fn reads(port: u16, db: &str, n: usize) {
-    let mut c = mysql_async::Conn::new(opts(port, db)).await.unwrap();
-    for i in 0..n {
-        let _: Option<i64> = c
-            .query_first(format!("SELECT v FROM r WHERE id = {}", i % 100 + 1))
-            .await
-            .unwrap();
-    }
-    c.disconnect().await.unwrap();
-}
 
 fn show(what: &str, load: &ReadLoad) {
     eprintln!(

@@ -2,6 +2,7 @@
 //! servers), a proxy with fast fault detection, a bounded read load, and how a client
 //! error is judged (did the statement certainly not run, or is its outcome unknown?).
 
+pub use crate::harness::opts;
 use crate::harness::{caught_up, direct_opts, env, fresh_schema, inproc_proxy, InProcProxy};
 use mysql_async::prelude::*;
 use rwproxy::cluster::Cluster;
@@ -67,12 +68,6 @@ pub async fn setup(name: &str) -> String {
 }
 
 /// Driver options for user app on `port`, in schema `db`.
-pub fn opts(port: u16, db: &str) -> mysql_async::Opts {
-    mysql_async::OptsBuilder::from_opts(direct_opts("app", "app", Some(db)))
-        .tcp_port(port)
-        .into()
-}
-
 /// The backend `name` of proxy `p`.
 pub fn backend(p: &InProcProxy, name: &str) -> Arc<Backend> {
     p.proxy

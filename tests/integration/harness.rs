@@ -234,6 +234,25 @@ pub fn proxy_opts(user: &str, password: &str, db: Option<&str>) -> mysql_async::
         .into()
 }
 
+/// Connection options for user `app` to a proxy (or server) on `port`, in schema `db`.
+pub fn opts(port: u16, db: &str) -> mysql_async::Opts {
+    mysql_async::OptsBuilder::from_opts(direct_opts("app", "app", Some(db)))
+        .tcp_port(port)
+        .into()
+}
+
+/// `n` point reads of table `r` (ids 1..=100) through `port`, on one connection.
+pub async fn reads(port: u16, db: &str, n: usize) {
+    let mut c = mysql_async::Conn::new(opts(port, db)).await.unwrap();
+    for i in 0..n {
+        let _: Option<i64> = c
+            .query_first(format!("SELECT v FROM r WHERE id = {}", i % 100 + 1))
+            .await
+            .unwrap();
+    }
+    c.disconnect().await.unwrap();
+}
+
 /// Connection options straight to the primary.
 pub fn direct_opts(user: &str, password: &str, db: Option<&str>) -> mysql_async::Opts {
     let e = env();

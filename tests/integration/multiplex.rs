@@ -2,7 +2,7 @@
 //! session keeping its own settings and its own insert ids, and a backend at its
 //! `max_connections` makes requests wait in a bounded queue, then fail clearly.
 
-use crate::harness::{caught_up, direct_opts, fresh_schema, inproc_proxy, InProcProxy};
+use crate::harness::{caught_up, direct_opts, fresh_schema, inproc_proxy, opts, InProcProxy};
 use mysql_async::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,12 +14,6 @@ fn cap_backends(text: String, n: u32) -> String {
         "[[backends]]\n",
         &format!("[[backends]]\nmax_connections = {n}\n"),
     )
-}
-
-fn opts(port: u16, db: &str) -> mysql_async::Opts {
-    mysql_async::OptsBuilder::from_opts(direct_opts("app", "app", Some(db)))
-        .tcp_port(port)
-        .into()
 }
 
 /// Samples the largest number of connections open to each backend while it runs.

@@ -1,7 +1,8 @@
 //! Lag-aware balancing, weights and read-your-writes on the real cluster, judged by the
 //! servers' own per-table ROWS_READ counters.
 
-use crate::harness::{caught_up, direct_opts, env, fresh_schema, inproc_proxy, rows_read};
+pub use crate::harness::opts;
+use crate::harness::{caught_up, direct_opts, env, fresh_schema, inproc_proxy, reads, rows_read};
 use mysql_async::prelude::*;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -27,23 +28,6 @@ pub async fn setup(name: &str) -> String {
 }
 
 /// Driver options for user app on `port`, in schema `db`.
-pub fn opts(port: u16, db: &str) -> mysql_async::Opts {
-    mysql_async::OptsBuilder::from_opts(direct_opts("app", "app", Some(db)))
-        .tcp_port(port)
-        .into()
-}
-
-async fn reads(port: u16, db: &str, n: usize) {
-    let mut c = mysql_async::Conn::new(opts(port, db)).await.unwrap();
-    for i in 0..n {
-        let _: Option<i64> = c
-            .query_first(format!("SELECT v FROM r WHERE id = {}", i % 100 + 1))
-            .await
-            .unwrap();
-    }
-    c.disconnect().await.unwrap();
-}
-
 fn delta(before: &[u64], after: &[u64]) -> Vec<u64> {
     before.iter().zip(after).map(|(b, a)| a - b).collect()
 }

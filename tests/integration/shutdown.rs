@@ -1,15 +1,9 @@
 //! Graceful shutdown of the real binary: on SIGTERM it stops accepting, closes idle
 //! sessions, lets a session in a transaction finish it, and exits 0.
 
-use crate::harness::{direct_opts, env, free_port, fresh_schema};
+use crate::harness::{direct_opts, env, free_port, fresh_schema, opts};
 use mysql_async::prelude::*;
 use std::time::{Duration, Instant};
-
-fn opts(port: u16, db: &str) -> mysql_async::Opts {
-    mysql_async::OptsBuilder::from_opts(direct_opts("app", "app", Some(db)))
-        .tcp_port(port)
-        .into()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_open_transactions_finish_and_exits_0() {
