@@ -126,6 +126,10 @@ pub struct PoolKey {
     pub ext_caps: u32,
     /// Collation id.
     pub charset: u8,
+    /// The session worker that owns it (`server::workers::current`, 0 for the shared
+    /// runtime): a connection is registered with its worker's reactor, so it is only
+    /// handed to sessions on that worker and its I/O never wakes another thread.
+    pub worker: u16,
 }
 
 /// Idle connections kept per key.

@@ -75,6 +75,7 @@ impl Session {
                     caps: (self.caps & FORMAT_CAPS) | CLIENT_SESSION_TRACK,
                     ext_caps: self.ext_caps,
                     charset: self.charset,
+                    worker: super::workers::current(),
                 };
                 let limits = Limits::from_config(&self.proxy.config.load().proxy);
                 let want = Want {

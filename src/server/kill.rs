@@ -86,6 +86,7 @@ impl Session {
                 caps: 0,
                 ext_caps: 0,
                 charset: self.charset,
+                worker: super::workers::current(),
             };
             let limits = crate::pool::Limits::from_config(&self.proxy.config.load().proxy);
             let want = crate::pool::Want {

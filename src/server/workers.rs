@@ -8,6 +8,16 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::runtime::Handle;
 
+thread_local! {
+    /// This thread's worker number: 1 + its index on a session worker, 0 elsewhere.
+    static CURRENT: std::cell::Cell<u16> = const { std::cell::Cell::new(0) };
+}
+
+/// The session worker running the caller (1-based), or 0 on the shared runtime.
+pub fn current() -> u16 {
+    CURRENT.with(|c| c.get())
+}
+
 /// The running workers.
 #[derive(Debug)]
 pub struct Workers {
@@ -30,6 +40,7 @@ impl Workers {
             let thread = std::thread::Builder::new()
                 .name(format!("rwproxy-worker-{i}"))
                 .spawn(move || {
+                    CURRENT.with(|c| c.set(u16::try_from(i + 1).unwrap_or(u16::MAX)));
                     let rt = match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
