@@ -2,7 +2,8 @@
 # -v summary_csv=FILE). Per (test, threads, target), over the rounds whose run succeeded:
 # median QPS, p95 and proxy CPU µs per query, summed errors, failed runs, median RSS and
 # the highest VmHWM; on the rwproxy line, the medians of the per-round ratios rwproxy/direct
-# (QPS) and rwproxy/haproxy (QPS, CPU per query, p95). Prints a table; writes the CSV.
+# (QPS), rwproxy/haproxy (QPS, CPU per query, p95) and rwproxy/haproxy-rr (QPS, CPU per
+# query; haproxy balancing over the replicas, read-only tests). Prints a table; writes the CSV.
 # Plain POSIX awk (Debian's default is mawk): no asort, no arrays of arrays.
 
 function median(list,    v, n, i, j, x) {
@@ -38,34 +39,39 @@ NR == 1 { next }
 }
 END {
     head = "test,threads,target,qps,p95_ms,errors,failed_runs,cpu_us_per_query,rss_mib,hwm_mib," \
-        "qps_vs_direct,qps_vs_haproxy,cpu_vs_haproxy,p95_vs_haproxy"
+        "qps_vs_direct,qps_vs_haproxy,cpu_vs_haproxy,p95_vs_haproxy,qps_vs_haproxy_rr,cpu_vs_haproxy_rr"
     print head > summary_csv
-    f = "%-18s %7s %-8s %10s %8s %6s %6s %9s %8s %8s %9s %9s %9s %9s\n"
+    f = "%-18s %7s %-10s %10s %8s %6s %6s %9s %8s %8s %8s %8s %8s %8s %8s %8s\n"
     printf f, "test", "threads", "target", "qps", "p95_ms", "errors", "failed", "cpu_us/q", \
-        "rss_MiB", "hwm_MiB", "qps/dir", "qps/hap", "cpu/hap", "p95/hap"
+        "rss_MiB", "hwm_MiB", "qps/dir", "qps/hap", "cpu/hap", "p95/hap", "qps/hrr", "cpu/hrr"
     nt = split(order["test"], tests, " "); nh = split(order["thr"], thrs, " ")
     ng = split(order["tgt"], tgts, " "); nr = split(order["round"], rounds, " ")
     for (a = 1; a <= nt; a++) for (b = 1; b <= nh; b++) for (c = 1; c <= ng; c++) {
         test = tests[a]; thr = thrs[b]; tgt = tgts[c]; k = test SUBSEP thr SUBSEP tgt
-        vd = vh = vc = vp = "-"
+        if (!(k in qps) && !(k in failed)) continue  # not run (haproxy-rr with writes)
+        vd = vh = vc = vp = vrq = vrc = "-"
         if (tgt == "rwproxy") {
-            ld = lh = lc = lp = ""
+            ld = lh = lc = lp = lrq = lrc = ""
             for (i = 1; i <= nr; i++) {
                 r = rounds[i] SUBSEP test SUBSEP thr
                 ld = ld " " ratio(rq[r, "rwproxy"], rq[r, "direct"])
                 lh = lh " " ratio(rq[r, "rwproxy"], rq[r, "haproxy"])
                 lc = lc " " ratio(rc[r, "rwproxy"], rc[r, "haproxy"])
                 lp = lp " " ratio(rp[r, "rwproxy"], rp[r, "haproxy"])
+                lrq = lrq " " ratio(rq[r, "rwproxy"], rq[r, "haproxy-rr"])
+                lrc = lrc " " ratio(rc[r, "rwproxy"], rc[r, "haproxy-rr"])
             }
             vd = median(ld); vh = median(lh); vc = median(lc); vp = median(lp)
+            vrq = median(lrq); vrc = median(lrc)
         }
         row_q = fmt(median(qps[k]), 0); row_p = fmt(median(p95[k]), 2)
         row_c = fmt(median(cpu[k]), 1); row_r = fmt(median(rss[k]), 1)
         row_h = (k in hwm) ? hwm[k] : "-"
         printf f, test, thr, tgt, row_q, row_p, errors[k] + 0, failed[k] + 0, row_c, row_r, \
-            row_h, fmt(vd, 2), fmt(vh, 2), fmt(vc, 2), fmt(vp, 2)
+            row_h, fmt(vd, 2), fmt(vh, 2), fmt(vc, 2), fmt(vp, 2), fmt(vrq, 2), fmt(vrc, 2)
         line = test "," thr "," tgt "," row_q "," row_p "," (errors[k] + 0) "," (failed[k] + 0) \
-            "," row_c "," row_r "," row_h "," fmt(vd, 2) "," fmt(vh, 2) "," fmt(vc, 2) "," fmt(vp, 2)
+            "," row_c "," row_r "," row_h "," fmt(vd, 2) "," fmt(vh, 2) "," fmt(vc, 2) "," fmt(vp, 2) \
+            "," fmt(vrq, 2) "," fmt(vrc, 2)
         gsub(/,-/, ",", line)
         print line > summary_csv
     }

@@ -4,6 +4,13 @@
 # haproxy rwproxy ...) so drift on a shared machine hits every target alike. Absolute
 # numbers on a 2-core bench move by up to 2x between runs; compare the ratios.
 #
+# When the replicas' ports are known (always with --self-start), read-only tests also run
+# through "haproxy-rr": the same haproxy balancing client connections round-robin over the
+# replicas. rwproxy sends reads to the replicas, so on a bench where the servers share the
+# proxy's cores, "haproxy" and "rwproxy" differ in where the reads run as well as in the
+# proxy; haproxy-rr has rwproxy's read topology with an L4 relay's cost, and the qps/hrr and
+# cpu/hrr columns compare rwproxy with it.
+#
 # Usage:
 #   bench/sysbench-compare.sh --self-start
 #       starts its own cluster (rwproxy cluster up), haproxy and rwproxy; stops all of
@@ -49,6 +56,7 @@ PROXY_PORT=${PROXY_PORT:-}
 PROXY_PID=${PROXY_PID:-}
 HAPROXY_PORT=${HAPROXY_PORT:-}
 HAPROXY_PID=${HAPROXY_PID:-}
+HAPROXY_RR_PORT=""
 REPLICA_PORTS=${REPLICA_PORTS:-}
 SELF_START=0
 WITH_HAPROXY=1
@@ -127,11 +135,25 @@ listen mysql
     bind 127.0.0.1:$HAPROXY_PORT
     server primary 127.0.0.1:$DIRECT_PORT
 EOF
+    if [ -n "${REPLICA_PORTS// /}" ]; then
+        HAPROXY_RR_PORT=$(free_port)
+        {
+            printf 'listen replicas\n    bind 127.0.0.1:%s\n    balance roundrobin\n' "$HAPROXY_RR_PORT"
+            n=0
+            for rp in $REPLICA_PORTS; do
+                n=$((n + 1))
+                printf '    server replica%s 127.0.0.1:%s\n' "$n" "$rp"
+            done
+        } >>"$WORK/haproxy.cfg"
+    fi
     "$HAPROXY_BIN" -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
     HAPROXY_PID=$!
     STARTED_PIDS+=("$HAPROXY_PID")
     wait_listening "$HAPROXY_PORT" "$HAPROXY_PID" "$WORK/haproxy.log"
     log "haproxy (tcp) 127.0.0.1:$HAPROXY_PORT (pid $HAPROXY_PID)"
+    if [ -n "$HAPROXY_RR_PORT" ]; then
+        log "haproxy-rr (tcp, round-robin over the replicas) 127.0.0.1:$HAPROXY_RR_PORT"
+    fi
 fi
 
 SB_COMMON=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-user="$SB_USER"
@@ -154,9 +176,31 @@ fi
 
 TARGETS="direct"
 [ "$WITH_HAPROXY" = 1 ] && TARGETS="$TARGETS haproxy"
+[ -n "$HAPROXY_RR_PORT" ] && TARGETS="$TARGETS haproxy-rr"
 TARGETS="$TARGETS rwproxy"
-target_port() { case $1 in direct) echo "$DIRECT_PORT" ;; haproxy) echo "$HAPROXY_PORT" ;; rwproxy) echo "$PROXY_PORT" ;; esac; }
-target_pid() { case $1 in direct) echo "" ;; haproxy) echo "$HAPROXY_PID" ;; rwproxy) echo "$PROXY_PID" ;; esac; }
+target_port() {
+    case $1 in
+        direct) echo "$DIRECT_PORT" ;; haproxy) echo "$HAPROXY_PORT" ;;
+        haproxy-rr) echo "$HAPROXY_RR_PORT" ;; rwproxy) echo "$PROXY_PORT" ;;
+    esac
+}
+target_pid() {
+    case $1 in
+        direct) echo "" ;; haproxy|haproxy-rr) echo "$HAPROXY_PID" ;; rwproxy) echo "$PROXY_PID" ;;
+    esac
+}
+# The targets one test runs through: haproxy-rr only for tests that do not write (the
+# replicas are read-only).
+targets_for() {
+    local t
+    for t in $TARGETS; do
+        case "$t:$1" in
+            haproxy-rr:oltp_point_select|haproxy-rr:oltp_read_only|haproxy-rr:select_random_*) echo "$t" ;;
+            haproxy-rr:*) ;;
+            *) echo "$t" ;;
+        esac
+    done
+}
 
 # One sysbench run; prints the CSV row
 # round,test,threads,target,qps,tps,p95_ms,errors,status,cpu_us_per_query,rss_mib,hwm_mib,queries
@@ -192,7 +236,7 @@ run_one() { # round test threads target
 
 if [ "$WARMUP" -gt 0 ]; then
     for test in $TESTS; do
-        for target in $TARGETS; do
+        for target in $(targets_for "$test"); do
             log "warm-up ${WARMUP}s: $test x 8 through $target"
             run_step timeout $((WARMUP + 60)) sysbench "$test" "${SB_COMMON[@]}" \
                 --mysql-port="$(target_port "$target")" --threads=8 --time="$WARMUP" run \
@@ -201,17 +245,19 @@ if [ "$WARMUP" -gt 0 ]; then
     done
 fi
 
-runs=$((ROUNDS * $(words "$TESTS") * $(words "$THREADS") * $(words "$TARGETS")))
+per_round=0
+for test in $TESTS; do per_round=$((per_round + $(words "$(targets_for "$test")"))); done
+runs=$((ROUNDS * $(words "$THREADS") * per_round))
 log "$runs runs of ${DURATION}s: about $(( (runs * (DURATION + 2) + 59) / 60 )) min; results in $OUT"
 RUNS="$OUT/runs.csv"
 echo "round,test,threads,target,qps,tps,p95_ms,errors,status,cpu_us_per_query,rss_mib,hwm_mib,queries" >"$RUNS"
-row_fmt='%-5s %-22s %7s %-8s %10s %9s %7s %-6s %9s %8s %8s\n'
+row_fmt='%-5s %-22s %7s %-10s %10s %9s %7s %-6s %9s %8s %8s\n'
 # shellcheck disable=SC2059
 printf "$row_fmt" round test threads target qps p95_ms errors status cpu_us/q rss_MiB hwm_MiB
 for round in $(seq 1 "$ROUNDS"); do
     for test in $TESTS; do
         for threads in $THREADS; do
-            for target in $TARGETS; do
+            for target in $(targets_for "$test"); do
                 row=$(run_one "$round" "$test" "$threads" "$target")
                 echo "$row" >>"$RUNS"
                 IFS=, read -r r te th ta qps _ p95 err st cpu rss hwm _ <<<"$row"
@@ -225,7 +271,8 @@ done
 
 echo
 echo "summary: medians over $ROUNDS round(s) of ${DURATION}s, $TABLES tables x $TABLE_SIZE rows;"
-echo "ratios are medians of the per-round rwproxy/direct and rwproxy/haproxy ratios"
+echo "ratios are medians of the per-round rwproxy/direct, rwproxy/haproxy and rwproxy/haproxy-rr"
+echo "ratios (hrr: haproxy round-robin over the replicas, read-only tests only)"
 awk -F, -f "$(dirname "$0")/summarize.awk" -v summary_csv="$OUT/summary.csv" "$RUNS" \
     | tee "$OUT/summary.txt"
 log "results: $OUT/runs.csv, $OUT/summary.csv"
