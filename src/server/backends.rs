@@ -132,13 +132,30 @@ impl Session {
             return;
         }
         // No KILL may reach a connection another session may take next.
-        *self
+        let mut serving = self
             .handle
             .backend
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+            .unwrap_or_else(|e| e.into_inner());
         for c in self.conns.drain(..) {
-            self.proxy.pool.park(c);
+            if serving.release(&c.backend, c.thread_id) {
+                self.proxy.pool.park(c);
+            }
+        }
+    }
+
+    /// Gives `c` back to the pool with a reset, unless a KILL is on its way to it
+    /// (then it is closed: the KILL must not reach the connection's next user).
+    fn check_in(&self, c: BackendConn) {
+        let poolable = self
+            .handle
+            .backend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .release(&c.backend, c.thread_id);
+        if poolable {
+            let proxy = self.proxy.clone();
+            tokio::spawn(async move { proxy.pool.checkin(c).await });
         }
     }
 
@@ -162,10 +179,11 @@ impl Session {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let same = slot
+            .now
             .as_ref()
             .is_some_and(|(b, t)| Arc::ptr_eq(b, &c.backend) && *t == c.thread_id);
         if !same {
-            *slot = Some((c.backend.clone(), c.thread_id));
+            slot.now = Some((c.backend.clone(), c.thread_id));
         }
     }
 
@@ -179,16 +197,14 @@ impl Session {
     /// Returns every connection but the primary's to the pool.
     pub(crate) fn release_replicas(&mut self) {
         let primary = self.primary_backend().ok();
-        let mut keep = Vec::new();
-        for c in self.conns.drain(..) {
-            if primary.as_ref().is_some_and(|p| p.name == c.backend.name) {
-                keep.push(c);
-            } else {
-                let proxy = self.proxy.clone();
-                tokio::spawn(async move { proxy.pool.checkin(c).await });
-            }
-        }
+        let (keep, give): (Vec<_>, Vec<_>) = self
+            .conns
+            .drain(..)
+            .partition(|c| primary.as_ref().is_some_and(|p| p.name == c.backend.name));
         self.conns = keep;
+        for c in give {
+            self.check_in(c);
+        }
     }
 
     /// Returns every connection to the pool: as they are when nothing ties them to the
@@ -199,9 +215,8 @@ impl Session {
             self.park_if_free();
             return;
         }
-        for c in self.conns.drain(..) {
-            let proxy = self.proxy.clone();
-            tokio::spawn(async move { proxy.pool.checkin(c).await });
+        for c in std::mem::take(&mut self.conns) {
+            self.check_in(c);
         }
     }
 }

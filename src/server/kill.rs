@@ -39,6 +39,39 @@ pub fn parse_kill(sql: &[u8]) -> Option<(u32, bool)> {
     words.next().is_none().then_some((id, query_only))
 }
 
+/// A KILL on its way to a session's backend connection: keeps that connection out of
+/// the pool (see [`super::registry::Serving`]) until dropped, on every path.
+struct PendingKill {
+    handle: std::sync::Arc<super::registry::SessionHandle>,
+    target: Option<(std::sync::Arc<crate::replication::Backend>, u32)>,
+}
+
+impl PendingKill {
+    fn begin(handle: &std::sync::Arc<super::registry::SessionHandle>) -> PendingKill {
+        let target = handle
+            .backend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .begin_kill();
+        PendingKill {
+            handle: handle.clone(),
+            target,
+        }
+    }
+}
+
+impl Drop for PendingKill {
+    fn drop(&mut self) {
+        if let Some(t) = &self.target {
+            self.handle
+                .backend
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .end_kill(t);
+        }
+    }
+}
+
 impl Session {
     /// Kills session `id`'s query or connection.
     pub(crate) async fn kill(&mut self, id: u32, query_only: bool, reply: u8) -> Flow {
@@ -74,12 +107,9 @@ impl Session {
                 .killed
                 .store(true, std::sync::atomic::Ordering::SeqCst);
         }
-        let where_ = target
-            .backend
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some((backend, thread)) = where_ {
+        // Until the KILL is answered, the target's connection stays out of the pool.
+        let pending = PendingKill::begin(&target);
+        if let Some((backend, thread)) = pending.target.clone() {
             let key = PoolKey {
                 backend: backend.name.clone(),
                 user: self.login.user.as_str().into(),
@@ -107,6 +137,18 @@ impl Session {
                 r
             }
             .await;
+            drop(pending);
+            // The statement ended and its connection closed before the KILL landed: as
+            // a server answers a KILL QUERY of an idle connection, that is no error.
+            let result = match result {
+                Err(e)
+                    if e.to_err_packet().code == ER_NO_SUCH_THREAD
+                        && self.proxy.sessions.get(id).is_some() =>
+                {
+                    Ok(())
+                }
+                r => r.map(|_| ()),
+            };
             if let Err(e) = result {
                 target
                     .killed

@@ -29,6 +29,50 @@ pub struct Activity {
     pub db: Option<String>,
 }
 
+/// Where a session's statements run, as `KILL` sees it.
+#[derive(Debug, Default)]
+pub struct Serving {
+    /// The backend and thread id serving the session now; None once its connections
+    /// went back to the pool.
+    pub now: Option<(Arc<Backend>, u32)>,
+    /// Connections a KILL was sent to and has not answered yet. They must not go back
+    /// to the pool while it is on its way: another session could take one, and the KILL
+    /// with it.
+    kills: Vec<(Arc<Backend>, u32)>,
+}
+
+/// True when both name the same backend connection.
+fn same(a: &(Arc<Backend>, u32), backend: &Backend, thread: u32) -> bool {
+    a.0.name == backend.name && a.1 == thread
+}
+
+impl Serving {
+    /// Takes the connection serving the session now as a KILL's target, keeping it out
+    /// of the pool until [`Serving::end_kill`]; None when nothing serves it.
+    pub fn begin_kill(&mut self) -> Option<(Arc<Backend>, u32)> {
+        let target = self.now.clone()?;
+        self.kills.push(target.clone());
+        Some(target)
+    }
+
+    /// The KILL sent to `target` has been answered (or given up).
+    pub fn end_kill(&mut self, target: &(Arc<Backend>, u32)) {
+        if let Some(i) = self.kills.iter().position(|k| same(k, &target.0, target.1)) {
+            self.kills.swap_remove(i);
+        }
+    }
+
+    /// The session gives connection `thread` of `backend` up: no KILL may find it from
+    /// now on. True when it may go to the pool, false when a KILL is on its way to it
+    /// (it must be closed instead).
+    pub fn release(&mut self, backend: &Backend, thread: u32) -> bool {
+        if self.now.as_ref().is_some_and(|n| same(n, backend, thread)) {
+            self.now = None;
+        }
+        !self.kills.iter().any(|k| same(k, backend, thread))
+    }
+}
+
 /// One row of `SHOW SESSIONS`.
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
@@ -57,8 +101,8 @@ pub struct SessionHandle {
     pub id: u32,
     /// Authenticated user.
     pub user: Mutex<String>,
-    /// The backend and thread id currently serving it.
-    pub backend: Mutex<Option<(Arc<Backend>, u32)>>,
+    /// The backend connection serving it, and those a KILL is on its way to.
+    pub backend: Mutex<Serving>,
     /// Cancelled by `KILL CONNECTION` or shutdown.
     pub cancel: CancellationToken,
     /// Set while a `KILL CONNECTION` of this session is under way.
@@ -101,6 +145,7 @@ impl SessionHandle {
             .backend
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .now
             .as_ref()
             .map(|(b, t)| (b.name.to_string(), *t));
         let a = self.activity.lock().unwrap_or_else(|e| e.into_inner());
@@ -140,7 +185,7 @@ impl Registry {
         let h = Arc::new(SessionHandle {
             id,
             user: Mutex::new(String::new()),
-            backend: Mutex::new(None),
+            backend: Mutex::new(Serving::default()),
             cancel: parent.child_token(),
             killed: Default::default(),
             peer,
@@ -178,5 +223,52 @@ impl Registry {
     /// True when no session is live.
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BackendConfig, Role};
+
+    fn backend(name: &str) -> Arc<Backend> {
+        Arc::new(Backend::new(&BackendConfig {
+            name: name.into(),
+            address: "127.0.0.1:1".into(),
+            role: Role::Replica,
+            weight: 1,
+            max_lag_ms: 1000,
+            state: Default::default(),
+            max_connections: 10,
+        }))
+    }
+
+    #[test]
+    fn a_connection_a_kill_is_on_its_way_to_stays_out_of_the_pool_until_answered() {
+        let (r1, r2) = (backend("r1"), backend("r2"));
+        let mut s = Serving {
+            now: Some((r1.clone(), 7)),
+            ..Default::default()
+        };
+        let target = s.begin_kill().expect("a connection serves the session");
+        assert!(!s.release(&r1, 7), "the KILL's target must not be pooled");
+        assert!(s.now.is_none(), "released: no later KILL finds it");
+        assert!(
+            s.release(&r1, 8) && s.release(&r2, 7),
+            "other connections may"
+        );
+        s.end_kill(&target);
+        assert!(s.release(&r1, 7), "after the answer it may be pooled again");
+    }
+
+    #[test]
+    fn a_kill_finds_nothing_once_the_connection_went_back() {
+        let r1 = backend("r1");
+        let mut s = Serving {
+            now: Some((r1.clone(), 7)),
+            ..Default::default()
+        };
+        assert!(s.release(&r1, 7));
+        assert!(s.begin_kill().is_none());
     }
 }

@@ -20,6 +20,7 @@ mod demo;
 mod differential;
 mod harness;
 mod hostile;
+mod kill_pooled;
 mod limits;
 mod multiplex;
 mod overload;
