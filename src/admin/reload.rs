@@ -117,6 +117,7 @@ pub fn apply(proxy: &Proxy, new: Config) -> Result<ReloadReport, ReloadError> {
         .collect();
     apply_backends(proxy, &new, &mut report);
     proxy.pool.set_idle_timeout(new.proxy.pool_idle_timeout_ms);
+    proxy.pool.set_reset_timeout(new.proxy.connect_timeout_ms);
     if let Some(tls) = backend_tls {
         // Idle connections were made under the old settings: none is reused.
         proxy.pool.set_tls(tls);

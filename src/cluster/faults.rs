@@ -36,9 +36,25 @@ impl Cluster {
     }
 
     /// Freezes node `name` with SIGSTOP: connections and the listen socket stay open
-    /// but nothing is answered, as with a hung server.
+    /// but nothing is answered, as with a hung server. Returns once the process shows as
+    /// stopped (up to 1 s): a signal is delivered asynchronously, and a test that acts
+    /// right after must find the server frozen.
     pub fn pause(&self, name: &str) -> Result<(), ClusterError> {
-        self.send(name, libc::SIGSTOP)
+        self.send(name, libc::SIGSTOP)?;
+        let pid = self.nodes[self.index_of(name)?].pid;
+        let stat = format!("/proc/{pid}/stat");
+        for _ in 0..100 {
+            // The state is the field after the parenthesised command name.
+            let stopped = std::fs::read_to_string(&stat).is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+            });
+            if stopped {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
     }
 
     /// Wakes node `name` after [`pause`](Self::pause) with SIGCONT.

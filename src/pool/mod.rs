@@ -178,6 +178,8 @@ pub struct Pool {
     tls: arc_swap::ArcSwapOption<tls::BackendTls>,
     /// `[proxy] pool_idle_timeout_ms` (0 = never).
     idle_timeout_ms: std::sync::atomic::AtomicU64,
+    /// Bound on the reset at checkin (`[proxy] connect_timeout_ms`; 0 = none).
+    reset_timeout_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Pool {
@@ -322,12 +324,35 @@ impl Pool {
             .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Sets the bound on a checkin's reset, `[proxy] connect_timeout_ms` (at start and
+    /// on a config reload).
+    pub fn set_reset_timeout(&self, ms: u64) {
+        self.reset_timeout_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Returns a connection after COM_RESET_CONNECTION succeeds on it (its session
     /// state, temporary tables, locks and statements gone); drops it otherwise.
     pub async fn checkin(&self, mut conn: BackendConn) {
         // RESET keeps the schema, which a COM_QUERY `USE` may have moved: reset()
         // reads it back.
-        if !self.wanted(&conn) || !conn.reusable || conn.reset().await.is_err() {
+        if !self.wanted(&conn) || !conn.reusable {
+            return;
+        }
+        // Bounded like the reset that readies a connection at checkout: no client waits
+        // on this one, but a hung server must not hold the connection (and its task).
+        let ms = self
+            .reset_timeout_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let reset = if ms == 0 {
+            conn.reset().await.is_ok()
+        } else {
+            matches!(
+                tokio::time::timeout(Duration::from_millis(ms), conn.reset()).await,
+                Ok(Ok(()))
+            )
+        };
+        if !reset {
             return;
         }
         conn.waited_gtid = None;

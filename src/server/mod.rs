@@ -143,6 +143,7 @@ impl Proxy {
         let pool = Pool::default();
         pool.set_tls(backend_tls);
         pool.set_idle_timeout(config.proxy.pool_idle_timeout_ms);
+        pool.set_reset_timeout(config.proxy.connect_timeout_ms);
         Ok(Arc::new(Proxy {
             route_reasons: Default::default(),
             clients: Default::default(),

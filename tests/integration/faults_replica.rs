@@ -1,6 +1,8 @@
 //! Replica faults under a bounded autocommit read load: a crash (SIGKILL), a hang
 //! (SIGSTOP) and idle pooled connections the server closed (`wait_timeout`). Clients
 //! must see no errors; the figures (errors, detection and recovery times) are printed.
+//! Also: a session ending while its replica hangs gives its connection up in bounded
+//! time (the reset on its way back to the pool is bounded by `connect_timeout_ms`).
 
 use crate::faults_util::*;
 use crate::harness::{caught_up, env, node_sql, reads, rows_read};
@@ -277,4 +279,52 @@ async fn a_read_your_writes_wait_on_a_hung_replica_is_bounded() {
         "{read:?} after {took:?}"
     );
     assert!(took < Duration::from_secs(6), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ending_while_its_replica_hangs_lets_go_of_the_connection() {
+    let _serial = SERIAL.lock().await;
+    let db = setup("fault_checkin").await;
+    // No multiplexing: a session's connections are reset when it ends. Every read on
+    // replica1; a slow monitor, so nothing else touches replica1's connections.
+    let p = crate::harness::inproc_proxy(|t| {
+        t.replacen(
+            "[proxy]\n",
+            "[proxy]\nmultiplexing = false\nconnect_timeout_ms = 500\n",
+            1,
+        )
+        .replacen(
+            "[monitor]\n",
+            "[monitor]\ninterval_ms = 1000\ntimeout_ms = 5000\n",
+            1,
+        )
+        .replace("weight = 1\n", "weight = 0\n")
+        .replacen("weight = 0\n", "weight = 1\n", 1)
+    })
+    .await;
+    let r1 = backend(&p, "replica1");
+    let mut c = mysql_async::Conn::new(opts(p.port, &db)).await.unwrap();
+    let v: Option<i64> = c.query_first("SELECT v FROM r WHERE id = 7").await.unwrap();
+    assert_eq!(v, Some(7));
+    let open = || r1.open_conns.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(open(), 1, "the read holds one replica1 connection");
+    let cluster = cluster();
+    cluster.pause("replica1").unwrap();
+    let _g = Paused("replica1");
+    let t = Instant::now();
+    // The session ends; its replica1 connection is reset on its way back to the pool,
+    // and the reset gets no answer.
+    c.disconnect().await.unwrap();
+    while open() > 0 && t.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = t.elapsed();
+    eprintln!("[faults] checkin to a hung replica gave its connection up after {took:?}");
+    assert_eq!(
+        open(),
+        0,
+        "the connection is still held after {took:?} ({} sessions, {} idle replica1 connections)",
+        p.proxy.sessions.len(),
+        p.proxy.pool.idle_of(&r1)
+    );
 }
