@@ -141,10 +141,11 @@ pub struct ProxyConfig {
     /// Longest a read waits for a replica to apply the session's last write before it
     /// goes to the primary instead (read-your-writes).
     pub causal_wait_ms: u64,
-    /// Longest the proxy waits for the next bytes of a backend's response (0 = no
-    /// limit). On expiry the backend connection is dropped and the request fails like
-    /// a lost connection: a read nothing of which reached the client is retried on
-    /// another backend, anything else gets CR_SERVER_LOST (2013) and is never re-sent.
+    /// Longest the proxy waits for the next bytes of a backend's response, or for a
+    /// backend that stopped reading to take the rest of a request (0 = no limit). On
+    /// expiry the backend connection is dropped and the request fails like a lost
+    /// connection: a read nothing of which reached the client is retried on another
+    /// backend, anything else gets CR_SERVER_LOST (2013) and is never re-sent.
     pub backend_read_timeout_ms: u64,
     /// Failed handshakes in a row after which a client IP is refused (ERR 1129) until
     /// `FLUSH HOSTS` on the admin port, like MariaDB's `max_connect_errors`; a

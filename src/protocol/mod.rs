@@ -52,6 +52,13 @@ pub enum ProtocolError {
         /// The limit that expired.
         ms: u64,
     },
+    /// The peer took none of what was being sent for longer than allowed (a hung
+    /// server with full socket buffers).
+    #[error("the peer took no data for {ms} ms (backend_read_timeout_ms)")]
+    SendTimedOut {
+        /// The limit that expired.
+        ms: u64,
+    },
 }
 
 impl ProtocolError {
@@ -59,7 +66,10 @@ impl ProtocolError {
     pub fn is_disconnect(&self) -> bool {
         matches!(
             self,
-            ProtocolError::Io(_) | ProtocolError::Closed | ProtocolError::TimedOut { .. }
+            ProtocolError::Io(_)
+                | ProtocolError::Closed
+                | ProtocolError::TimedOut { .. }
+                | ProtocolError::SendTimedOut { .. }
         )
     }
 }

@@ -238,6 +238,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         Ok(())
     }
 
+    /// [`flush`](Self::flush), bounded by `limit` (None: unbounded), so a peer that
+    /// stops reading (a hung server) cannot hold the caller once the socket buffers are
+    /// full. After a timeout the stream may be mid-packet: drop the connection.
+    pub async fn flush_within(
+        &mut self,
+        limit: Option<Duration>,
+        timer: &mut ReadTimer,
+    ) -> Result<(), ProtocolError> {
+        let Some(limit) = limit else {
+            return self.flush().await;
+        };
+        let mut flush = std::pin::pin!(self.flush());
+        // Poll once without a timer: the socket buffer usually takes it all.
+        let first = std::future::poll_fn(|cx| Poll::Ready(flush.as_mut().poll(cx))).await;
+        if let Poll::Ready(done) = first {
+            return done;
+        }
+        tokio::select! {
+            biased;
+            done = &mut flush => done,
+            _ = timer.arm(limit) => Err(ProtocolError::SendTimedOut {
+                ms: limit.as_millis() as u64,
+            }),
+        }
+    }
+
     /// Sends framed bytes directly, after anything queued (one syscall when nothing is).
     pub async fn send_raw(&mut self, framed: &[u8]) -> Result<(), ProtocolError> {
         if !self.wbuf.is_empty() {
@@ -254,9 +280,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
     }
 }
 
-/// The deadline of a connection's reads, kept across waits: one tokio timer per
-/// connection, moved only when it would fire more than a slack (a tenth of the limit,
-/// at most 1 s) too early. Arming a fresh timer for every response (the first read of
+/// The deadline of a connection's reads (and of a request the peer does not take),
+/// kept across waits: one tokio timer per connection, moved only when it would fire
+/// more than a slack (a tenth of the limit, at most 1 s) too early. Arming a fresh timer for every response (the first read of
 /// a response nearly always waits) cost about 950 instructions per query; moving this
 /// one costs that about once a second. A wait therefore times out after between
 /// `limit - slack` and `limit`.

@@ -90,7 +90,11 @@ pub async fn forward(
         Some(parts) => backend.conn.write_packet_parts(0, parts),
         None => backend.conn.write_packet(0, req.payload),
     };
-    backend.conn.flush().await.map_err(|e| be(e, false))?;
+    backend
+        .conn
+        .flush_within(req.read_timeout, &mut backend.read_timer)
+        .await
+        .map_err(|e| be(e, false))?;
     let mut walker = ResponseWalker::new(req.kind.unwrap_or(ResponseKind::Single), backend.caps);
     if req.kind.is_none() {
         return Ok(walker);

@@ -2,7 +2,8 @@
 //! within the connect timeout, reads go on from the replicas, writes resume once the
 //! primary is back, with no proxy restart. Every write is judged by its client (acked,
 //! failed, unknown) and checked on the server: acked exactly once, failed never,
-//! unknown at most once (the proxy never re-sends a write).
+//! unknown at most once (the proxy never re-sends a write). Also: a request larger than
+//! the socket buffers, sent to a hung primary, fails within `backend_read_timeout_ms`.
 
 use crate::faults_util::*;
 use crate::harness::{caught_up, direct_opts};
@@ -224,4 +225,46 @@ async fn a_crashed_primary_fails_writes_clearly_and_never_resends_them() {
     );
     assert!(reads.ok > 50, "reads went on: {}", reads.ok);
     caught_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_a_hung_primary_stops_taking_fails_in_bounded_time() {
+    let _serial = SERIAL.lock().await;
+    let db = setup("fault_big_request").await;
+    let p = fast_proxy().await;
+    let mut c = mysql_async::Conn::new(opts(p.port, &db)).await.unwrap();
+    c.query_drop("CREATE TABLE big (id INT PRIMARY KEY, b LONGBLOB)")
+        .await
+        .unwrap();
+    // Larger than what the loopback socket buffers take, so sending it blocks.
+    let insert = format!("INSERT INTO big VALUES (1, '{}')", "x".repeat(32 << 20));
+    let cluster = cluster();
+    cluster.pause("primary").unwrap();
+    let paused = Paused("primary");
+    let t = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(20), c.query_drop(&insert)).await;
+    let took = t.elapsed();
+    drop(paused);
+    eprintln!("[faults] 32 MiB INSERT to a hung primary: {r:?} after {took:?}");
+    let e = match &r {
+        Ok(Err(e)) => e,
+        other => panic!("the INSERT must fail, not {other:?} after {took:?}"),
+    };
+    assert_eq!(
+        code(e),
+        2013,
+        "lost connection: its outcome is the server's"
+    );
+    // The send itself was cut off (not the wait for a reply after it).
+    assert!(e.to_string().contains("took no data"), "{e}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // Cut off mid-packet, the statement never ran.
+    let mut direct = mysql_async::Conn::new(direct_opts("app", "app", Some(&db)))
+        .await
+        .unwrap();
+    let n: Option<i64> = direct
+        .query_first("SELECT COUNT(*) FROM big")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(0));
 }
