@@ -135,19 +135,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         limit: Duration,
         timer: &mut ReadTimer,
     ) -> Result<(), ProtocolError> {
-        let mut read = std::pin::pin!(self.fill());
-        // Poll once without a timer: the bytes may already be there.
-        let first = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
-        if let Poll::Ready(done) = first {
-            return done;
-        }
-        tokio::select! {
-            biased;
-            done = &mut read => done,
-            _ = timer.arm(limit) => Err(ProtocolError::TimedOut {
-                ms: limit.as_millis() as u64,
-            }),
-        }
+        let ms = limit.as_millis() as u64;
+        bounded(self.fill(), limit, timer, ProtocolError::TimedOut { ms }).await
     }
 
     /// Reads one logical packet whose first piece must carry `seq`. Payloads over `max`
@@ -249,19 +238,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         let Some(limit) = limit else {
             return self.flush().await;
         };
-        let mut flush = std::pin::pin!(self.flush());
-        // Poll once without a timer: the socket buffer usually takes it all.
-        let first = std::future::poll_fn(|cx| Poll::Ready(flush.as_mut().poll(cx))).await;
-        if let Poll::Ready(done) = first {
-            return done;
-        }
-        tokio::select! {
-            biased;
-            done = &mut flush => done,
-            _ = timer.arm(limit) => Err(ProtocolError::SendTimedOut {
-                ms: limit.as_millis() as u64,
-            }),
-        }
+        let ms = limit.as_millis() as u64;
+        bounded(
+            self.flush(),
+            limit,
+            timer,
+            ProtocolError::SendTimedOut { ms },
+        )
+        .await
     }
 
     /// Sends framed bytes directly, after anything queued (one syscall when nothing is).
@@ -277,6 +261,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
     /// Closes the write side.
     pub async fn shutdown(&mut self) {
         let _ = self.stream.shutdown().await;
+    }
+}
+
+/// Runs `io`, failing with `expired` once it has waited `limit` on `timer`. It is
+/// polled once first without the timer: the bytes are usually there (or the socket
+/// buffer takes them), and then no timer is touched.
+async fn bounded<F: Future<Output = Result<(), ProtocolError>>>(
+    io: F,
+    limit: Duration,
+    timer: &mut ReadTimer,
+    expired: ProtocolError,
+) -> Result<(), ProtocolError> {
+    let mut io = std::pin::pin!(io);
+    let first = std::future::poll_fn(|cx| Poll::Ready(io.as_mut().poll(cx))).await;
+    if let Poll::Ready(done) = first {
+        return done;
+    }
+    tokio::select! {
+        biased;
+        done = &mut io => done,
+        _ = timer.arm(limit) => Err(expired),
     }
 }
 
