@@ -236,19 +236,10 @@ async fn a_read_your_writes_wait_on_a_hung_replica_is_bounded() {
     let _serial = SERIAL.lock().await;
     let db = setup("fault_causal").await;
     // A slow monitor: the hung replicas still look Online when the read comes.
-    let p = crate::harness::inproc_proxy(|t| {
-        t.replacen(
-            "[monitor]\n",
-            "[monitor]\ninterval_ms = 1000\ntimeout_ms = 5000\n",
-            1,
-        )
-        .replacen(
-            "[proxy]\n",
-            "[proxy]\nbackend_read_timeout_ms = 500\ncausal_wait_ms = 500\n\
-                 connect_timeout_ms = 1000\n",
-            1,
-        )
-    })
+    let p = slow_monitor_proxy(
+        "backend_read_timeout_ms = 500\ncausal_wait_ms = 500\nconnect_timeout_ms = 1000\n",
+        |t| t,
+    )
     .await;
     let mut c = mysql_async::Conn::new(opts(p.port, &db)).await.unwrap();
     for i in 1..=10 {
@@ -287,19 +278,9 @@ async fn a_session_ending_while_its_replica_hangs_lets_go_of_the_connection() {
     let db = setup("fault_checkin").await;
     // No multiplexing: a session's connections are reset when it ends. Every read on
     // replica1; a slow monitor, so nothing else touches replica1's connections.
-    let p = crate::harness::inproc_proxy(|t| {
-        t.replacen(
-            "[proxy]\n",
-            "[proxy]\nmultiplexing = false\nconnect_timeout_ms = 500\n",
-            1,
-        )
-        .replacen(
-            "[monitor]\n",
-            "[monitor]\ninterval_ms = 1000\ntimeout_ms = 5000\n",
-            1,
-        )
-        .replace("weight = 1\n", "weight = 0\n")
-        .replacen("weight = 0\n", "weight = 1\n", 1)
+    let p = slow_monitor_proxy("multiplexing = false\nconnect_timeout_ms = 500\n", |t| {
+        t.replace("weight = 1\n", "weight = 0\n")
+            .replacen("weight = 0\n", "weight = 1\n", 1)
     })
     .await;
     let r1 = backend(&p, "replica1");

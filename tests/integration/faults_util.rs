@@ -36,6 +36,22 @@ pub async fn fast_proxy() -> InProcProxy {
     .await
 }
 
+/// A proxy whose monitor is slow (a probe a second, bounded by 5 s), so a hung server
+/// still looks Online for a while; `proxy` is added to `[proxy]`, then `edit` applied.
+pub async fn slow_monitor_proxy(proxy: &str, edit: impl FnOnce(String) -> String) -> InProcProxy {
+    inproc_proxy(|t| {
+        edit(
+            t.replacen(
+                "[monitor]\n",
+                "[monitor]\ninterval_ms = 1000\ntimeout_ms = 5000\n",
+                1,
+            )
+            .replacen("[proxy]\n", &format!("[proxy]\n{proxy}"), 1),
+        )
+    })
+    .await
+}
+
 /// A handle on the shared cluster that can kill, restart, pause and resume its nodes.
 pub fn cluster() -> Cluster {
     Cluster::open(&env().cluster.dir).expect("open the test cluster")
