@@ -142,6 +142,8 @@ impl Session {
                 self.proxy.pool.park(c);
             }
         }
+        // Nothing serves the session now (not even a connection dropped earlier).
+        serving.now = None;
     }
 
     /// Gives `c` back to the pool with a reset, unless a KILL is on its way to it
@@ -218,6 +220,11 @@ impl Session {
         for c in std::mem::take(&mut self.conns) {
             self.check_in(c);
         }
+        self.handle
+            .backend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .now = None;
     }
 }
 
