@@ -287,10 +287,10 @@ async fn bounded<F: Future<Output = Result<(), ProtocolError>>>(
 
 /// The deadline of a connection's reads (and of a request the peer does not take),
 /// kept across waits: one tokio timer per connection, moved only when it would fire
-/// more than a slack (a tenth of the limit, at most 1 s) too early. Arming a fresh timer for every response (the first read of
-/// a response nearly always waits) cost about 950 instructions per query; moving this
-/// one costs that about once a second. A wait therefore times out after between
-/// `limit - slack` and `limit`.
+/// more than a slack (a tenth of the limit, at most 1 s) too early. Arming a fresh
+/// timer for every response (the first read of a response nearly always waits) cost
+/// about 950 instructions per query; moving this one costs that about once a second.
+/// A wait therefore times out after between `limit - slack` and `limit`.
 #[derive(Debug, Default)]
 pub struct ReadTimer {
     sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
