@@ -289,9 +289,24 @@ async fn a_session_ending_while_its_replica_hangs_lets_go_of_the_connection() {
     assert_eq!(v, Some(7));
     let open = || r1.open_conns.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(open(), 1, "the read holds one replica1 connection");
+    // The server's side of it: the one app connection in this test's schema.
+    let probe = format!(
+        "SELECT GROUP_CONCAT(ID) FROM information_schema.PROCESSLIST \
+         WHERE USER = 'app' AND DB = '{db}'"
+    );
+    let threads = || {
+        node_sql(&env().cluster, "replica1", &probe)
+            .trim()
+            .to_string()
+    };
+    let thread = threads();
+    assert!(
+        thread.parse::<u64>().is_ok(),
+        "one connection on replica1: {thread}"
+    );
     let cluster = cluster();
     cluster.pause("replica1").unwrap();
-    let _g = Paused("replica1");
+    let paused = Paused("replica1");
     let t = Instant::now();
     // The session ends; its replica1 connection is reset on its way back to the pool,
     // and the reset gets no answer.
@@ -307,5 +322,20 @@ async fn a_session_ending_while_its_replica_hangs_lets_go_of_the_connection() {
         "the connection is still held after {took:?} ({} sessions, {} idle replica1 connections)",
         p.proxy.sessions.len(),
         p.proxy.pool.idle_of(&r1)
+    );
+    // Once awake, replica1 finds that connection closed: had the reset gone through
+    // after all, the connection would be in the pool, its thread still there.
+    drop(paused);
+    let mut left = thread.clone();
+    for _ in 0..100 {
+        left = threads();
+        if left == "NULL" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        left, "NULL",
+        "replica1 still has the connection (thread {thread})"
     );
 }
