@@ -65,6 +65,13 @@ pub const TRACK_LAST_GTID: &str = "SET SESSION session_track_system_variables = 
        CONCAT_WS(',', NULLIF(@@session_track_system_variables, ''), 'last_gtid'))";
 
 impl BackendConn {
+    /// Notes that the connection now holds all of `state`'s session settings: its
+    /// whole history applied, so its fingerprint is the session's.
+    pub fn in_step_with(&mut self, state: &crate::router::session::SessionState) {
+        self.applied = state.history.len();
+        self.fp = state.fingerprint;
+    }
+
     /// Connects (over TLS when `tls` is given) and logs in, bounded by `timeout`, in the
     /// place `slot` holds.
     pub async fn connect(

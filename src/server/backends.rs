@@ -120,7 +120,7 @@ impl Session {
             self.conns.swap_remove(idx);
             return Err(e);
         }
-        self.conns[idx].fp = self.state.fingerprint;
+        self.conns[idx].in_step_with(&self.state);
         Ok(idx)
     }
 

@@ -174,10 +174,8 @@ impl Session {
                     self.release_replicas();
                     self.state.reset();
                     self.stmts = Default::default();
-                    let history_len = self.state.history.len();
                     for c in &mut self.conns {
-                        c.applied = history_len;
-                        c.fp = self.state.fingerprint;
+                        c.in_step_with(&self.state);
                     }
                 }
                 Flow::Continue
@@ -374,8 +372,7 @@ impl Session {
         self.state.record(cmd);
         if self.state.history.len() > before {
             if let Some(c) = self.conns.get_mut(idx) {
-                c.applied = self.state.history.len();
-                c.fp = self.state.fingerprint;
+                c.in_step_with(&self.state);
             }
         } else if self.state.add_pin(Pin::LongHistory) {
             self.proxy.route_stats.pinned(Pin::LongHistory);
