@@ -54,6 +54,8 @@ pub struct BackendConn {
     pub idle_since: std::time::Instant,
     /// The deadline of its response reads (`backend_read_timeout_ms`).
     pub read_timer: crate::protocol::packet::ReadTimer,
+    /// The binary-protocol statements prepared on it, kept across sessions.
+    pub stmts: super::stmt_cache::StmtCache,
 }
 
 /// Adds `last_gtid` to the session's tracked variables, keeping the others (the
@@ -70,6 +72,16 @@ impl BackendConn {
     pub fn in_step_with(&mut self, state: &crate::router::session::SessionState) {
         self.applied = state.history.len();
         self.fp = state.fingerprint;
+    }
+
+    /// Queues COM_STMT_CLOSE for backend statements `ids`: the command has no reply, so
+    /// it goes out with the connection's next request.
+    pub fn close_statements(&mut self, ids: &[u32]) {
+        for id in ids {
+            let mut p = [COM_STMT_CLOSE, 0, 0, 0, 0];
+            p[1..].copy_from_slice(&id.to_le_bytes());
+            self.conn.write_packet(0, &p);
+        }
     }
 
     /// Connects (over TLS when `tls` is given) and logs in, bounded by `timeout`, in the
@@ -119,6 +131,7 @@ impl BackendConn {
             _slot: slot,
             idle_since: std::time::Instant::now(),
             read_timer: Default::default(),
+            stmts: Default::default(),
             backend,
         };
         match tokio::time::timeout(timeout, conn.track_gtids()).await {
@@ -203,6 +216,7 @@ impl BackendConn {
     pub async fn reset(&mut self) -> Result<(), PoolError> {
         let track = self.can_track_gtids();
         self.gtid_tracked = false;
+        self.stmts.clear();
         self.conn.write_packet(0, &[COM_RESET_CONNECTION]);
         if track {
             self.conn.write_packet(0, &query_payload(TRACK_LAST_GTID));
@@ -243,6 +257,7 @@ impl BackendConn {
             auth_plugin: crate::protocol::auth::NATIVE.into(),
             attrs: who.attrs.clone(),
         };
+        self.stmts.clear();
         self.conn.write_packet(0, &cu.encode(self.caps));
         self.conn.flush().await.map_err(|e| self.proto(e))?;
         login::finish_auth(&mut self.conn, &self.backend.name, who, "", 1).await?;

@@ -5,6 +5,7 @@ pub mod conn;
 pub mod liveness;
 pub mod login;
 pub mod slot;
+pub mod stmt_cache;
 pub mod stream;
 pub mod tls;
 

@@ -126,7 +126,8 @@ impl Session {
 
     /// Multiplexing: gives the session's connections back to the pool, their settings
     /// kept, when nothing ties the session to them — no transaction, pin, prepared
-    /// statement, or recent result the next statement may ask about (see `hold`).
+    /// statement with long data or a cursor, or recent result the next statement may ask
+    /// about (see `hold`).
     pub(crate) fn park_if_free(&mut self) {
         if self.conns.is_empty() || !self.multiplexing || self.hold > 0 || !self.unbound() {
             return;
@@ -169,7 +170,7 @@ impl Session {
             && st.autocommit()
             && st.pins == 0
             && !st.sql_prepared
-            && self.stmts.is_empty()
+            && !self.stmts.pinned()
     }
 
     /// Publishes where the session's statements now run, for KILL.

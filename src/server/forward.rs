@@ -34,12 +34,18 @@ pub enum ForwardError {
 }
 
 /// How to forward one request.
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     /// The request payload (command byte first), as the client sent it.
     pub payload: &'a [u8],
     /// The payload to send instead, in pieces (a statement id rewritten for this
     /// backend, parameter types added).
     pub patched: Option<&'a [&'a [u8]]>,
+    /// A statement command for the session's statement with this (client) id: bound to
+    /// the connection it runs on before it is sent (`Session::bind`).
+    pub stmt: Option<u32>,
+    /// A COM_STMT_PREPARE: the statement id the client is given in the backend's stead.
+    pub prepare_as: Option<u32>,
     /// Sequence id of the request's last packet.
     pub seq: u8,
     /// Response shape, or None when the command gets no response.
@@ -101,6 +107,7 @@ pub async fn forward(
     }
     let mut expected = req.seq.wrapping_add(1);
     let mut sent = false;
+    let mut first = true;
     loop {
         if let Err(e) = backend
             .conn
@@ -133,6 +140,14 @@ pub async fn forward(
                 // Keep the file request from the client; refuse it below.
                 break;
             }
+            if let (Some(id), true) = (req.prepare_as, first && payload.first() == Some(&0)) {
+                if let Some(ours) = with_statement_id(payload, id) {
+                    client.write_raw(&buf[from..off]);
+                    client.write_packet(seq, &ours);
+                    from = off + 4 + len;
+                }
+            }
+            first = false;
             if strip != Strip::Nothing && walker.last_was_ok {
                 if let Some(plain) = rewrite_ok(payload, strip) {
                     client.write_raw(&buf[from..off]);
@@ -168,6 +183,13 @@ pub async fn forward(
             }
         }
     }
+}
+
+/// A PREPARE OK with statement id `id` in place of the backend's.
+fn with_statement_id(ok: &[u8], id: u32) -> Option<Vec<u8>> {
+    let mut out = ok.to_vec();
+    out.get_mut(1..5)?.copy_from_slice(&id.to_le_bytes());
+    Some(out)
 }
 
 /// Tells the client, mid-response, that the backend was lost (CR_SERVER_LOST); the

@@ -1,58 +1,92 @@
-//! Binary-protocol prepared statements across backends. A statement is always prepared on
-//! the primary first, so the id the client sees is the primary's; a read statement is
-//! prepared again, lazily, on a replica the first time an execute goes there, and the
-//! execute's id is rewritten for that backend. Parameter types a client sent once are
-//! remembered and added for a backend that has not seen them. SEND_LONG_DATA keeps the
-//! next execute on the primary; FETCH and RESET follow the statement's last execute.
+//! Binary-protocol prepared statements across backends and pooled connections. The
+//! client sees ids the proxy gives out; each backend connection keeps the statements
+//! prepared on it (`pool::stmt_cache`), and a statement command is bound to the connection
+//! it runs on just before it is sent: prepared there first if that connection lacks it,
+//! its id rewritten, and parameter types added when the connection's statement last ran
+//! with other ones. So a session with prepared statements still gives its connections back
+//! after each statement (multiplexing); only long data waiting for its execute and an open
+//! cursor keep it on its connection. A PREPARE runs on the primary (its answer is the one
+//! the client gets); a read's execute runs wherever reads go.
 
 use super::session::{Flow, Session};
-use crate::protocol::constants::com::COM_STMT_PREPARE;
+use crate::pool::stmt_cache;
+use crate::pool::PoolError;
+use crate::protocol::constants::com::COM_STMT_EXECUTE;
+use crate::protocol::packets::ErrPacket;
 use crate::protocol::response::ResponseKind;
 use crate::router::classify::Classification;
 use crate::router::{Decision, Dest};
+use bytes::Bytes;
 use std::sync::Arc;
 
 /// MariaDB's "the statement prepared last" id.
 const LAST_PREPARED: u32 = u32::MAX;
 
+/// ER_UNKNOWN_STMT_HANDLER.
+const ER_UNKNOWN_STMT_HANDLER: u16 = 1243;
+
+/// COM_STMT_EXECUTE flags that open a cursor (read-only, for update, scrollable).
+const CURSOR_FLAGS: u8 = 0x07;
+
 /// One prepared statement.
 #[derive(Debug)]
 pub(crate) struct Prepared {
-    /// COM_STMT_PREPARE payload, to prepare it again elsewhere.
-    prepare: Vec<u8>,
+    /// COM_STMT_PREPARE payload, to prepare it on another connection.
+    sql: Arc<[u8]>,
+    /// Its `stmt_cache` key.
+    hash: u64,
+    /// The session-state fingerprint it was prepared under (the connections' statements
+    /// are found by it).
+    fp: u64,
     class: Classification,
     /// The matching `[[rules]]` target when it was prepared.
     rule: Option<crate::router::rules::Rule>,
     params: u16,
-    /// (backend name, that backend's id, whether it has seen parameter types).
-    ids: Vec<(Arc<str>, u32, bool)>,
     /// Parameter types from the last execute that sent them.
-    types: Option<bytes::Bytes>,
-    /// Long data was sent (to the primary) since the last execute.
+    types: Option<Bytes>,
+    /// Long data was sent (to the primary) since the last execute: the session stays on
+    /// that connection until the execute.
     long_data: bool,
+    /// The last execute asked for a cursor: the session stays on that connection for the
+    /// fetches until a reset, close or another execute.
+    cursor: bool,
     /// Backend of the last execute.
     last: Option<Arc<str>>,
     /// Its digest key, once an execute was recorded (`SHOW DIGESTS`).
     digest: Option<u64>,
 }
 
-/// The session's prepared statements, by client id (= the primary's id).
+/// The session's prepared statements, by the id the client was given.
 #[derive(Debug, Default)]
 pub(crate) struct Statements {
     map: rustc_hash::FxHashMap<u32, Prepared>,
     last_prepared: Option<u32>,
+    /// The last id given out.
+    next_id: u32,
 }
 
 impl Statements {
-    /// True when the session has no prepared statement open.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
+    /// True when a statement keeps the session on its connection: long data waiting
+    /// for its execute, or an open cursor.
+    pub(crate) fn pinned(&self) -> bool {
+        self.map.values().any(|p| p.long_data || p.cursor)
     }
 
     fn resolve(&self, id: u32) -> u32 {
         match (id, self.last_prepared) {
             (LAST_PREPARED, Some(last)) => last,
             _ => id,
+        }
+    }
+
+    /// An id for a new statement: from 1 up, as a server gives them.
+    fn new_id(&mut self) -> u32 {
+        loop {
+            self.next_id = self.next_id.wrapping_add(1);
+            let id = self.next_id;
+            if id != 0 && id != LAST_PREPARED && !self.map.contains_key(&id) {
+                return id;
+            }
         }
     }
 
@@ -63,7 +97,7 @@ impl Statements {
 
     /// SQL text of the statement whose little-endian id is `id`.
     pub(crate) fn sql(&self, id: &[u8]) -> Option<&[u8]> {
-        self.by_id_bytes(id).and_then(|p| p.prepare.get(1..))
+        self.by_id_bytes(id).and_then(|p| p.sql.get(1..))
     }
 
     /// Digest key of the statement whose little-endian id is `id`, fingerprinted once.
@@ -76,7 +110,7 @@ impl Statements {
         let id = self.resolve(id);
         let p = self.map.get_mut(&id)?;
         if p.digest.is_none() {
-            p.digest = digests.key(p.prepare.get(1..)?);
+            p.digest = digests.key(p.sql.get(1..)?);
         }
         p.digest
     }
@@ -88,29 +122,73 @@ fn types_layout(params: u16) -> (usize, usize) {
     (1 + 4 + 1 + 4 + bitmap, 2 * params as usize)
 }
 
+/// A statement command made right for one connection: that connection's statement id,
+/// and the parameter types to add to an execute that sent none.
+#[derive(Debug)]
+pub(crate) struct Binding {
+    id: [u8; 4],
+    types: Option<(usize, Bytes)>,
+}
+
+impl Binding {
+    /// The payload to send in place of `payload`, in pieces (the first `n` of the array).
+    pub(crate) fn parts<'a>(&'a self, payload: &'a [u8]) -> ([&'a [u8]; 6], usize) {
+        const TYPES_SENT: &[u8] = &[1];
+        match &self.types {
+            Some((flag_at, t)) => (
+                [
+                    &payload[..1],
+                    &self.id,
+                    &payload[5..*flag_at],
+                    TYPES_SENT,
+                    t,
+                    &payload[flag_at + 1..],
+                ],
+                6,
+            ),
+            None => ([&payload[..1], &self.id, &payload[5..], &[], &[], &[]], 3),
+        }
+    }
+}
+
 impl Session {
-    /// COM_STMT_PREPARE: on the primary; remembered for lazy prepares elsewhere.
+    /// COM_STMT_PREPARE: on the primary, whose answer the client gets under an id of the
+    /// proxy's; the statement stays on that connection for whoever uses it next.
     pub(crate) async fn stmt_prepare(&mut self, payload: &[u8], sql: &[u8], seq: u8) -> Flow {
         let class = self.cache.get_or_classify(sql);
         let rule = self.rule_for(sql);
         let decision = Decision::new(Dest::Primary, "prepare");
-        let req = self.request(payload, seq, Some(ResponseKind::Prepare));
+        let id = self.stmts.new_id();
+        let mut req = self.request(payload, seq, Some(ResponseKind::Prepare));
+        req.prepare_as = Some(id);
         let out = match self.dispatch(&decision, &req).await {
             Ok(out) => out,
             Err(flow) => return flow,
         };
-        if let (Some(id), None) = (out.walker.statement_id, out.walker.error) {
-            let primary = self.conns[out.idx].backend.name.clone();
+        if let (Some(backend_id), None) = (out.walker.statement_id, out.walker.error) {
+            let text: Arc<[u8]> = Arc::from(payload);
+            let hash = stmt_cache::hash(&text);
+            let conn = &mut self.conns[out.idx];
+            let fp = conn.fp;
+            let close = if conn.stmts.get_mut(fp, hash, &text).is_some() {
+                // The connection has it already (prepared by an earlier session).
+                vec![backend_id]
+            } else {
+                conn.stmts.insert(fp, hash, text.clone(), backend_id)
+            };
+            conn.close_statements(&close);
             self.stmts.map.insert(
                 id,
                 Prepared {
-                    prepare: payload.to_vec(),
+                    sql: text,
+                    hash,
+                    fp,
                     class,
                     rule,
                     params: out.walker.params.unwrap_or(0),
-                    ids: vec![(primary, id, false)],
                     types: None,
                     long_data: false,
+                    cursor: false,
                     last: None,
                     digest: None,
                 },
@@ -120,107 +198,53 @@ impl Session {
         Flow::Continue
     }
 
-    /// COM_STMT_EXECUTE: routed by the statement's class.
+    /// COM_STMT_EXECUTE: routed by the statement's class, like the statement itself.
     pub(crate) async fn stmt_execute(&mut self, payload: &[u8], id: u32, seq: u8) -> Flow {
         let id = self.stmts.resolve(id);
         let Some(stmt) = self.stmts.map.get_mut(&id) else {
-            // Unknown to us: the primary gives the proper error.
-            return self
-                .stmt_on_primary(payload, seq, Some(ResponseKind::Execute))
-                .await;
+            return self.unknown_statement(id, "mysqld_stmt_execute", seq).await;
         };
         let (flag_at, types_len) = types_layout(stmt.params);
         if stmt.params > 0 && payload.get(flag_at) == Some(&1) {
             let types = payload.get(flag_at + 1..flag_at + 1 + types_len);
             // Drivers re-send the same types on every execute: copy only a change.
             if stmt.types.as_deref() != types {
-                stmt.types = types.map(bytes::Bytes::copy_from_slice);
+                stmt.types = types.map(Bytes::copy_from_slice);
             }
         }
+        stmt.cursor = payload.get(5).is_some_and(|f| f & CURSOR_FLAGS != 0);
         let class = stmt.class.clone();
         let rule = stmt.rule.clone();
         let long_data = stmt.long_data;
         let mut decision = self.decide(&class, rule);
         if long_data {
-            decision = Decision::new(Dest::Primary, "long-data");
-        }
-        let target = match &decision.dest {
-            Dest::Primary => None,
-            _ => self.replica_for_execute(&decision, id).await,
-        };
-        let decision = match target {
-            // Bound to that backend's statement id: no fallback, no retry elsewhere.
-            Some(name) => Decision {
+            // The long data waits on the primary's connection.
+            decision = Decision {
                 follow: true,
-                ..Decision::new(Dest::Backend(name), decision.reason)
-            },
-            None => Decision::new(Dest::Primary, decision.reason),
-        };
-        let backend_name = match &decision.dest {
-            Dest::Backend(n) => n.clone(),
-            _ => match self.primary_backend() {
-                Ok(p) => p.name.clone(),
-                Err(e) => {
-                    self.send_err(seq.wrapping_add(1), &e).await;
-                    return Flow::Continue;
-                }
-            },
-        };
-        let Some(stmt) = self.stmts.map.get(&id) else {
-            return Flow::Continue;
-        };
-        let Some(&(_, backend_id, typed)) = stmt.ids.iter().find(|(b, _, _)| *b == backend_name)
-        else {
-            return self
-                .stmt_on_primary(payload, seq, Some(ResponseKind::Execute))
-                .await;
-        };
-        let id_bytes = backend_id.to_le_bytes();
-        let needs_types = stmt.params > 0 && payload.get(flag_at) == Some(&0) && !typed;
-        let types = stmt.types.clone();
-        let with_types: [&[u8]; 6];
-        let plain: [&[u8]; 3];
+                ..Decision::new(Dest::Primary, "long-data")
+            };
+        }
         let mut req = self.request(payload, seq, Some(ResponseKind::Execute));
-        if payload.len() < 5 {
-            return self
-                .stmt_on_primary(payload, seq, Some(ResponseKind::Execute))
-                .await;
-        }
-        match (&types, needs_types) {
-            (Some(t), true) if payload.len() > flag_at => {
-                with_types = [
-                    &payload[..1],
-                    &id_bytes,
-                    &payload[5..flag_at],
-                    &[1u8],
-                    t,
-                    &payload[flag_at + 1..],
-                ];
-                req.patched = Some(&with_types);
-            }
-            _ => {
-                plain = [&payload[..1], &id_bytes, &payload[5..]];
-                req.patched = Some(&plain);
-            }
-        }
-        let sent_types = payload.get(flag_at) == Some(&1) || needs_types;
+        req.stmt = Some(id);
         let in_txn = self.state.in_transaction();
         let result = self.dispatch(&decision, &req).await;
         if let Ok(out) = &result {
             self.note_if_write(class.target, in_txn, out);
             self.after(&class, payload, out);
         }
-        let ran_on = result
-            .as_ref()
-            .ok()
-            .map(|o| self.conns[o.idx].backend.name.clone());
+        let ran_on = result.as_ref().ok().map(|o| o.idx);
         if let Some(stmt) = self.stmts.map.get_mut(&id) {
             stmt.long_data = false;
-            stmt.last = ran_on.clone();
-            if let (Some(on), true) = (ran_on, sent_types) {
-                for entry in stmt.ids.iter_mut().filter(|(b, _, _)| *b == on) {
-                    entry.2 = true;
+            stmt.last = ran_on.map(|i| self.conns[i].backend.name.clone());
+            let failed = result.as_ref().map_or(true, |o| o.walker.error.is_some());
+            if let (Some(i), true) = (ran_on, failed) {
+                // Whether the server kept the types sent is unknown: send them next time.
+                if let Some(e) = self.conns[i].stmts.get_mut(stmt.fp, stmt.hash, &stmt.sql) {
+                    e.types = None;
                 }
+            }
+            if failed {
+                stmt.cursor = false;
             }
         }
         match result {
@@ -230,87 +254,119 @@ impl Session {
     }
 
     /// MariaDB's COM_STMT_BULK_EXECUTE: many rows of parameters, a write in practice;
-    /// on the primary, with the primary's id (the client's).
+    /// on the primary.
     pub(crate) async fn stmt_bulk_execute(&mut self, payload: &[u8], seq: u8) -> Flow {
         self.note_write();
-        self.stmt_on_primary(payload, seq, Some(ResponseKind::Execute))
+        let id = payload
+            .get(1..5)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let id = self.stmts.resolve(id);
+        if !self.stmts.map.contains_key(&id) {
+            return self
+                .unknown_statement(id, "mysqld_stmt_bulk_execute", seq)
+                .await;
+        }
+        self.stmt_on(payload, id, seq, None, Some(ResponseKind::Execute))
             .await
     }
 
-    /// Picks a replica for an execute and makes sure the statement is prepared there;
-    /// None means "use the primary".
-    async fn replica_for_execute(&mut self, decision: &Decision, id: u32) -> Option<Arc<str>> {
-        let topo = self.proxy.topology.load_full();
-        let backend = match &decision.dest {
-            Dest::Backend(name) => topo.get(name).cloned(),
-            _ => crate::replication::balancer::pick_replica(&topo, &[], decision.max_lag_ms),
-        }?;
-        if self.is_writer(&backend) {
-            return None;
-        }
-        // The execute will carry this backend's statement id, so it cannot move later:
-        // settle read-your-writes here, before committing to the replica.
-        if self.consistency == crate::config::Consistency::ReadYourWrites {
-            if !self.causal_position().await {
-                return None;
-            }
-            let idx = self.conn_to(&backend).await.ok()?;
-            if !self.causal_wait(idx).await {
-                return None;
-            }
-        }
-        let stmt = self.stmts.map.get(&id)?;
-        if stmt.ids.iter().any(|(b, _, _)| *b == backend.name) {
-            return Some(backend.name.clone());
-        }
-        let prepare = stmt.prepare.clone();
-        debug_assert_eq!(prepare.first(), Some(&COM_STMT_PREPARE));
-        let idx = self.conn_to(&backend).await.ok()?;
-        let walker = match self.conns[idx]
-            .exec_quiet(&prepare, ResponseKind::Prepare)
-            .await
-        {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::debug!(backend = %backend.name, error = %e, "lazy prepare failed; using the primary");
-                if e.to_err_packet().code == crate::protocol::constants::errors::CR_CONN_HOST_ERROR
-                {
-                    self.discard(idx);
-                }
-                return None;
-            }
+    /// Binds statement command `payload` for the client's statement `id` to connection
+    /// `idx`: prepares the statement there first if the connection lacks it, and gives
+    /// its id there (and parameter types an execute must add).
+    pub(crate) async fn bind(
+        &mut self,
+        idx: usize,
+        id: u32,
+        payload: &[u8],
+    ) -> Result<Binding, PoolError> {
+        let conn = &mut self.conns[idx];
+        let Some(stmt) = self.stmts.map.get_mut(&id) else {
+            return Err(PoolError::Refused {
+                backend: conn.backend.name.to_string(),
+                err: unknown_statement_err(id, "mysqld_stmt_execute"),
+            });
         };
-        let new_id = walker.statement_id?;
-        self.stmts
-            .map
-            .get_mut(&id)?
-            .ids
-            .push((backend.name.clone(), new_id, false));
-        Some(backend.name.clone())
+        if conn.stmts.get_mut(stmt.fp, stmt.hash, &stmt.sql).is_none() {
+            // Prepared here under the connection's settings, which are the session's now.
+            let walker = conn.exec_quiet(&stmt.sql, ResponseKind::Prepare).await?;
+            let new_id = walker.statement_id.ok_or_else(|| PoolError::Protocol {
+                backend: conn.backend.name.to_string(),
+                source: crate::protocol::ProtocolError::Malformed("PREPARE OK without an id"),
+            })?;
+            stmt.fp = conn.fp;
+            let close = conn
+                .stmts
+                .insert(stmt.fp, stmt.hash, stmt.sql.clone(), new_id);
+            conn.close_statements(&close);
+        }
+        let entry = conn
+            .stmts
+            .get_mut(stmt.fp, stmt.hash, &stmt.sql)
+            .expect("statement just found or prepared");
+        let mut binding = Binding {
+            id: entry.id.to_le_bytes(),
+            types: None,
+        };
+        if payload.first() == Some(&COM_STMT_EXECUTE) && stmt.params > 0 {
+            let (flag_at, _) = types_layout(stmt.params);
+            match payload.get(flag_at) {
+                Some(&1) => entry.types = stmt.types.clone(),
+                // The connection's statement last ran with other types than the
+                // session's (another session's, or none): send the session's.
+                Some(&0) if entry.types != stmt.types => {
+                    if let Some(t) = &stmt.types {
+                        binding.types = Some((flag_at, t.clone()));
+                        entry.types = Some(t.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(binding)
     }
 
-    /// Forwards a statement command unchanged to the primary.
-    async fn stmt_on_primary(
+    /// Sends statement command `payload` for statement `id` to `backend` (default: the
+    /// primary), on the connection the session holds there.
+    async fn stmt_on(
         &mut self,
         payload: &[u8],
+        id: u32,
         seq: u8,
+        backend: Option<Arc<str>>,
         kind: Option<ResponseKind>,
     ) -> Flow {
-        let decision = Decision::new(Dest::Primary, "prepared-statement");
-        let req = self.request(payload, seq, kind);
+        let dest = match backend {
+            Some(name) => Dest::Backend(name),
+            None => Dest::Primary,
+        };
+        let decision = Decision {
+            follow: true,
+            ..Decision::new(dest, "prepared-statement")
+        };
+        let mut req = self.request(payload, seq, kind);
+        req.stmt = Some(id);
         match self.dispatch(&decision, &req).await {
             Ok(_) => Flow::Continue,
             Err(flow) => flow,
         }
     }
 
+    /// ER_UNKNOWN_STMT_HANDLER, as the server words it.
+    async fn unknown_statement(&mut self, id: u32, command: &str, seq: u8) -> Flow {
+        self.send_err(seq.wrapping_add(1), &unknown_statement_err(id, command))
+            .await;
+        Flow::Continue
+    }
+
     /// COM_STMT_SEND_LONG_DATA: to the primary, which then runs the next execute.
     pub(crate) async fn stmt_send_long_data(&mut self, payload: &[u8], id: u32, seq: u8) -> Flow {
         let id = self.stmts.resolve(id);
-        if let Some(stmt) = self.stmts.map.get_mut(&id) {
-            stmt.long_data = true;
-        }
-        self.stmt_patched(payload, id, seq, None, None).await
+        let Some(stmt) = self.stmts.map.get_mut(&id) else {
+            // No reply; the execute reports the unknown statement.
+            return Flow::Continue;
+        };
+        stmt.long_data = true;
+        self.stmt_on(payload, id, seq, None, None).await
     }
 
     /// COM_STMT_FETCH and COM_STMT_RESET: to the backend of the statement's last execute.
@@ -322,81 +378,51 @@ impl Session {
         fetch: bool,
     ) -> Flow {
         let id = self.stmts.resolve(id);
-        let last = self.stmts.map.get_mut(&id).and_then(|s| {
-            if !fetch {
-                s.long_data = false;
-            }
-            s.last.clone()
-        });
+        let Some(stmt) = self.stmts.map.get_mut(&id) else {
+            let command = if fetch {
+                "mysqld_stmt_fetch"
+            } else {
+                "mysqld_stmt_reset"
+            };
+            return self.unknown_statement(id, command, seq).await;
+        };
+        let last = stmt.last.clone();
         let kind = if fetch {
             ResponseKind::Rows
         } else {
             ResponseKind::Single
         };
-        self.stmt_patched(payload, id, seq, last, Some(kind)).await
+        let flow = self.stmt_on(payload, id, seq, last, Some(kind)).await;
+        if let (false, Some(stmt)) = (fetch, self.stmts.map.get_mut(&id)) {
+            stmt.long_data = false;
+            stmt.cursor = false;
+        }
+        flow
     }
 
-    /// Sends a statement command to `backend` (default: the primary) with that backend's id.
-    async fn stmt_patched(
-        &mut self,
-        payload: &[u8],
-        id: u32,
-        seq: u8,
-        backend: Option<Arc<str>>,
-        kind: Option<ResponseKind>,
-    ) -> Flow {
-        let name = match backend {
-            Some(name) => name,
-            None => match self.primary_backend() {
-                Ok(p) => p.name.clone(),
-                Err(e) => {
-                    if kind.is_some() {
-                        self.send_err(seq.wrapping_add(1), &e).await;
-                    }
-                    return Flow::Continue;
-                }
-            },
-        };
-        let backend_id = self
-            .stmts
-            .map
-            .get(&id)
-            .and_then(|s| s.ids.iter().find(|(b, _, _)| *b == name))
-            .map(|(_, i, _)| *i)
-            .unwrap_or(id);
-        if payload.len() < 5 {
-            return self.stmt_on_primary(payload, seq, kind).await;
-        }
-        let id_bytes = backend_id.to_le_bytes();
-        let parts: [&[u8]; 3] = [&payload[..1], &id_bytes, &payload[5..]];
-        let mut req = self.request(payload, seq, kind);
-        req.patched = Some(&parts);
-        let decision = Decision {
-            follow: true,
-            ..Decision::new(Dest::Backend(name), "prepared-statement")
-        };
-        match self.dispatch(&decision, &req).await {
-            Ok(_) => Flow::Continue,
-            Err(flow) => flow,
-        }
-    }
-
-    /// COM_STMT_CLOSE: on every backend that prepared it (no reply).
+    /// COM_STMT_CLOSE (no reply): the session forgets the statement. The connections
+    /// keep theirs for the next session, unless long data or a cursor of this session's
+    /// is still on one: then it is closed there.
     pub(crate) async fn stmt_close(&mut self, id: u32) -> Flow {
         let id = self.stmts.resolve(id);
         let Some(stmt) = self.stmts.map.remove(&id) else {
             return Flow::Continue;
         };
-        for (name, backend_id, _) in stmt.ids {
-            let Some(conn) = self.conns.iter_mut().find(|c| c.backend.name == name) else {
-                continue;
-            };
-            let mut p = vec![crate::protocol::constants::com::COM_STMT_CLOSE];
-            p.extend_from_slice(&backend_id.to_le_bytes());
-            conn.conn.write_packet(0, &p);
-            // A broken connection shows up, and is dropped, on its next use.
-            let _ = conn.conn.flush().await;
+        if stmt.long_data || stmt.cursor {
+            for conn in &mut self.conns {
+                if let Some(backend_id) = conn.stmts.remove(stmt.fp, stmt.hash, &stmt.sql) {
+                    conn.close_statements(&[backend_id]);
+                }
+            }
         }
         Flow::Continue
     }
+}
+
+fn unknown_statement_err(id: u32, command: &str) -> ErrPacket {
+    ErrPacket::new(
+        ER_UNKNOWN_STMT_HANDLER,
+        "HY000",
+        format!("Unknown prepared statement handler ({id}) given to {command}"),
+    )
 }

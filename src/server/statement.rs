@@ -5,6 +5,7 @@
 use super::forward::{self, ForwardError, Request};
 use super::session::{Flow, Session};
 use crate::config::PrimaryReads;
+use crate::pool::PoolError;
 use crate::protocol::constants::caps::{CLIENT_LOCAL_FILES, CLIENT_SESSION_TRACK};
 use crate::protocol::constants::errors::CR_SERVER_LOST;
 use crate::protocol::packets::ErrPacket;
@@ -171,6 +172,8 @@ impl Session {
                     if self.conns[out.idx].track_gtids().await.is_err() {
                         self.discard(out.idx);
                     }
+                    // The server dropped the connection's prepared statements.
+                    self.conns[out.idx].stmts.clear();
                     self.release_replicas();
                     self.state.reset();
                     self.stmts = Default::default();
@@ -193,6 +196,8 @@ impl Session {
         Request {
             payload,
             patched: None,
+            stmt: None,
+            prepare_as: None,
             seq,
             kind,
             local_files: self.caps & CLIENT_LOCAL_FILES != 0,
@@ -298,6 +303,37 @@ impl Session {
                     continue;
                 }
             }
+            let binding = match req.stmt {
+                Some(id) => match self.bind(idx, id, req.payload).await {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        // A connection that failed mid-exchange is in an unknown state.
+                        if !matches!(e, PoolError::Refused { .. }) {
+                            self.discard(idx);
+                        }
+                        if retryable {
+                            tracing::warn!(backend = %target.name, error = %e, "read moved off a backend that could not prepare it");
+                            tried.push(target.name.clone());
+                            continue;
+                        }
+                        return Err(self.fail(req, &e.to_err_packet()).await);
+                    }
+                },
+                None => None,
+            };
+            let parts;
+            let bound;
+            let req = match &binding {
+                Some(b) => {
+                    parts = b.parts(req.payload);
+                    bound = Request {
+                        patched: Some(&parts.0[..parts.1]),
+                        ..*req
+                    };
+                    &bound
+                }
+                None => req,
+            };
             self.publish_backend(idx);
             let in_flight = target.begin_request(super::observe::request_kind(decision));
             let forwarded = forward::forward(&mut self.client, &mut self.conns[idx], req).await;

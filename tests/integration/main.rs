@@ -23,6 +23,7 @@ mod hostile;
 mod kill_pooled;
 mod limits;
 mod multiplex;
+mod multiplex_prepared;
 mod overload;
 mod rawclient;
 mod real_clients;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Sets `max_connections = n` on every backend of a generated config.
-fn cap_backends(text: String, n: u32) -> String {
+pub(crate) fn cap_backends(text: String, n: u32) -> String {
     text.replace(
         "[[backends]]\n",
         &format!("[[backends]]\nmax_connections = {n}\n"),
@@ -17,7 +17,7 @@ fn cap_backends(text: String, n: u32) -> String {
 }
 
 /// Samples the largest number of connections open to each backend while it runs.
-fn watch_open_conns(p: &InProcProxy) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+pub(crate) fn watch_open_conns(p: &InProcProxy) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
     let max = Arc::new(AtomicU64::new(0));
     let (m, proxy) = (max.clone(), p.proxy.clone());
     let task = tokio::spawn(async move {

@@ -1,0 +1,230 @@
+//! Multiplexing with prepared statements: sessions that prepare statements still share
+//! a few backend connections, and a statement prepared on a pooled connection serves the
+//! next session only where that is the same statement (same default schema) and with that
+//! session's own parameter types.
+
+use crate::harness::{caught_up, direct_opts, fresh_schema, inproc_proxy, opts};
+use crate::multiplex::{cap_backends, watch_open_conns};
+use crate::rawclient::{RawConn, Shape, COM_STMT_EXECUTE, COM_STMT_PREPARE};
+use mysql_async::prelude::*;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Barrier;
+
+/// A schema with table `t` (ids 1..=20, names `{tag}{id}`) and an empty `log`.
+async fn tagged_schema(tag: &str) -> String {
+    let db = fresh_schema(&format!("mux_ps_{tag}")).await;
+    let mut c = mysql_async::Conn::new(direct_opts("app", "app", Some(&db)))
+        .await
+        .unwrap();
+    c.query_drop("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))")
+        .await
+        .unwrap();
+    let rows: Vec<String> = (1..=20).map(|i| format!("({i}, '{tag}{i}')")).collect();
+    c.query_drop(format!("INSERT INTO t VALUES {}", rows.join(",")))
+        .await
+        .unwrap();
+    c.query_drop("CREATE TABLE log (id INT AUTO_INCREMENT PRIMARY KEY, client INT)")
+        .await
+        .unwrap();
+    db
+}
+
+/// One client's work, all through prepared statements: reads whose text is the same in
+/// every schema, with a string parameter for some clients and a number for others, then a
+/// write it reads back. Returns the mismatches.
+async fn prepared_round(
+    port: u16,
+    db: String,
+    tag: &'static str,
+    i: u64,
+    all_in: Arc<Barrier>,
+) -> Result<Vec<String>, String> {
+    let mut c = mysql_async::Conn::new(opts(port, &db))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut bad = Vec::new();
+    for k in 0..10u64 {
+        let id = (i + k) % 20 + 1;
+        let echo: mysql_async::Value = if i % 3 == 0 {
+            format!("s{i}").into()
+        } else {
+            (i as i64).into()
+        };
+        let want_echo = if i % 3 == 0 {
+            format!("s{i}")
+        } else {
+            i.to_string()
+        };
+        let row: Option<(String, String)> = c
+            .exec_first("SELECT name, CONCAT(?, '') FROM t WHERE id = ?", (echo, id))
+            .await
+            .map_err(|e| e.to_string())?;
+        if row != Some((format!("{tag}{id}"), want_echo)) {
+            bad.push(format!("client {i} ({tag}): id {id} read {row:?}"));
+        }
+        if k == 0 {
+            // Every session has prepared and run a statement before any goes on
+            // (bounded: a session that failed never arrives).
+            tokio::time::timeout(Duration::from_secs(10), all_in.wait())
+                .await
+                .map_err(|_| format!("client {i}: the other sessions never got a connection"))?;
+        }
+    }
+    c.exec_drop("INSERT INTO log (client) VALUES (?)", (i,))
+        .await
+        .map_err(|e| e.to_string())?;
+    let n: Option<u64> = c
+        .exec_first("SELECT COUNT(*) FROM log WHERE client = ?", (i,))
+        .await
+        .map_err(|e| e.to_string())?;
+    if n != Some(1) {
+        bad.push(format!("client {i} ({tag}): its insert counted {n:?}"));
+    }
+    c.disconnect().await.map_err(|e| e.to_string())?;
+    Ok(bad)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_with_prepared_statements_share_two_connections_per_backend() {
+    let (a, b) = (tagged_schema("a").await, tagged_schema("b").await);
+    caught_up().await;
+    let p = inproc_proxy(|t| cap_backends(t, 2)).await;
+    let (max_open, watcher) = watch_open_conns(&p);
+    // 24 sessions, each holding prepared statements, on at most 2 connections per backend:
+    // only multiplexing lets them all run (a pinned session would hold its connections,
+    // and the sessions wait for each other half-way).
+    let all_in = Arc::new(Barrier::new(24));
+    let tasks: Vec<_> = (0..24u64)
+        .map(|i| {
+            let (db, tag) = if i % 2 == 0 {
+                (a.clone(), "a")
+            } else {
+                (b.clone(), "b")
+            };
+            tokio::spawn(prepared_round(p.port, db, tag, i, all_in.clone()))
+        })
+        .collect();
+    let mut bad = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(b) => bad.extend(b),
+            Err(e) => bad.push(format!("client failed: {e}")),
+        }
+    }
+    watcher.abort();
+    assert!(bad.is_empty(), "{} mismatches: {bad:#?}", bad.len());
+    let max_open = max_open.load(Ordering::Relaxed);
+    let connects: Vec<u64> = p
+        .proxy
+        .topology
+        .load()
+        .backends
+        .iter()
+        .map(|b| b.connects.load(Ordering::Relaxed))
+        .collect();
+    eprintln!("at most {max_open} connections open per backend; logins {connects:?}");
+    assert!(max_open <= 2, "{max_open} connections to one backend");
+}
+
+/// COM_STMT_EXECUTE of statement `id` with one parameter, `value` of `ty`; the types are
+/// sent only when `send_types` (else the server uses the statement's previous ones).
+fn execute_one(id: u32, ty: u8, value: &[u8], send_types: bool) -> Vec<u8> {
+    let mut p = vec![COM_STMT_EXECUTE];
+    p.extend_from_slice(&id.to_le_bytes());
+    p.push(0);
+    p.extend_from_slice(&1u32.to_le_bytes());
+    p.push(0); // null bitmap
+    p.push(u8::from(send_types));
+    if send_types {
+        p.extend_from_slice(&[ty, 0]);
+    }
+    p.extend_from_slice(value);
+    p
+}
+
+async fn prepare(r: &mut RawConn, sql: &str) -> u32 {
+    let mut p = vec![COM_STMT_PREPARE];
+    p.extend_from_slice(sql.as_bytes());
+    let resp = r.command(&p, Shape::Prepare).await.unwrap();
+    assert_eq!(resp[0][0], 0, "prepare failed: {:?}", resp[0]);
+    u32::from_le_bytes(resp[0][1..5].try_into().unwrap())
+}
+
+/// The binary row of a one-column result.
+async fn row_of(r: &mut RawConn, execute: &[u8]) -> Vec<u8> {
+    let resp = r.command(execute, Shape::Results).await.unwrap();
+    // Column count, column definition, [EOF,] row, EOF/OK.
+    let de = r.deprecate_eof();
+    let row: &Vec<u8> = if de { &resp[2] } else { &resp[3] };
+    assert!(!row.is_empty() && row[0] == 0, "not a row: {resp:?}");
+    row.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_statement_runs_with_each_sessions_own_parameter_types() {
+    const LONGLONG: u8 = 0x08;
+    const VAR_STRING: u8 = 0xfd;
+    let db = fresh_schema("mux_ps_types").await;
+    // One connection per backend, and both statements on replica1: the two sessions
+    // take turns on one backend statement.
+    let p = inproc_proxy(|t| cap_backends(t, 1)).await;
+    let sql = "/* rwproxy:backend=replica1 */ SELECT ?";
+    let (mut x, _) = RawConn::connect(
+        p.port,
+        "app",
+        "app",
+        Some(&db),
+        crate::rawclient::caps::BASE,
+    )
+    .await
+    .unwrap();
+    let (mut y, _) = RawConn::connect(
+        p.port,
+        "app",
+        "app",
+        Some(&db),
+        crate::rawclient::caps::BASE,
+    )
+    .await
+    .unwrap();
+    let (xs, ys) = (prepare(&mut x, sql).await, prepare(&mut y, sql).await);
+    let number = |v: i64| {
+        let mut row = vec![0, 0];
+        row.extend_from_slice(&v.to_le_bytes());
+        row
+    };
+    let text = |s: &str| {
+        let mut row = vec![0, 0, s.len() as u8];
+        row.extend_from_slice(s.as_bytes());
+        row
+    };
+    for round in 0..3i64 {
+        // Each session sends its types once, then relies on the server keeping them.
+        let first = round == 0;
+        let got = row_of(
+            &mut x,
+            &execute_one(xs, LONGLONG, &(7 + round).to_le_bytes(), first),
+        )
+        .await;
+        assert_eq!(got, number(7 + round), "x, round {round}");
+        let word = format!("w{round}");
+        let mut v = vec![word.len() as u8];
+        v.extend_from_slice(word.as_bytes());
+        let got = row_of(&mut y, &execute_one(ys, VAR_STRING, &v, first)).await;
+        assert_eq!(got, text(&word), "y, round {round}");
+    }
+    let logins: u64 = p
+        .proxy
+        .topology
+        .load()
+        .backends
+        .iter()
+        .map(|b| b.connects.load(Ordering::Relaxed))
+        .sum();
+    assert!(
+        logins <= 3,
+        "the sessions did not share connections: {logins} logins"
+    );
+}
