@@ -169,11 +169,11 @@ impl Session {
             Ok(out) => {
                 if out.walker.error.is_none() {
                     // The reset turned the connection's GTID tracking off again.
+                    // The server dropped the connection's prepared statements.
+                    self.conns[out.idx].stmts.clear();
                     if self.conns[out.idx].track_gtids().await.is_err() {
                         self.discard(out.idx);
                     }
-                    // The server dropped the connection's prepared statements.
-                    self.conns[out.idx].stmts.clear();
                     self.release_replicas();
                     self.state.reset();
                     self.stmts = Default::default();
