@@ -131,6 +131,30 @@ pub(crate) struct Binding {
 }
 
 impl Binding {
+    /// `payload` (a command on `stmt`) bound to the connection's statement `entry`.
+    fn new(entry: &mut stmt_cache::Entry, stmt: &Prepared, payload: &[u8]) -> Binding {
+        let mut binding = Binding {
+            id: entry.id.to_le_bytes(),
+            types: None,
+        };
+        if payload.first() == Some(&COM_STMT_EXECUTE) && stmt.params > 0 {
+            let (flag_at, _) = types_layout(stmt.params);
+            match payload.get(flag_at) {
+                Some(&1) => entry.types = stmt.types.clone(),
+                // The connection's statement last ran with other types than the
+                // session's (another session's, or none): send the session's.
+                Some(&0) if entry.types != stmt.types => {
+                    if let Some(t) = &stmt.types {
+                        binding.types = Some((flag_at, t.clone()));
+                        entry.types = Some(t.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        binding
+    }
+
     /// The payload to send in place of `payload`, in pieces (the first `n` of the array).
     pub(crate) fn parts<'a>(&'a self, payload: &'a [u8]) -> ([&'a [u8]; 6], usize) {
         const TYPES_SENT: &[u8] = &[1];
@@ -286,43 +310,25 @@ impl Session {
                 err: unknown_statement_err(id, "mysqld_stmt_execute"),
             });
         };
-        if conn.stmts.get_mut(stmt.fp, stmt.hash, &stmt.sql).is_none() {
-            // Prepared here under the connection's settings, which are the session's now.
-            let walker = conn.exec_quiet(&stmt.sql, ResponseKind::Prepare).await?;
-            let new_id = walker.statement_id.ok_or_else(|| PoolError::Protocol {
-                backend: conn.backend.name.to_string(),
-                source: crate::protocol::ProtocolError::Malformed("PREPARE OK without an id"),
-            })?;
-            stmt.fp = conn.fp;
-            let close = conn
-                .stmts
-                .insert(stmt.fp, stmt.hash, stmt.sql.clone(), new_id);
-            conn.close_statements(&close);
+        if let Some(entry) = conn.stmts.get_mut(stmt.fp, stmt.hash, &stmt.sql) {
+            return Ok(Binding::new(entry, stmt, payload));
         }
+        // Prepared here under the connection's settings, which are the session's now.
+        let walker = conn.exec_quiet(&stmt.sql, ResponseKind::Prepare).await?;
+        let new_id = walker.statement_id.ok_or_else(|| PoolError::Protocol {
+            backend: conn.backend.name.to_string(),
+            source: crate::protocol::ProtocolError::Malformed("PREPARE OK without an id"),
+        })?;
+        stmt.fp = conn.fp;
+        let close = conn
+            .stmts
+            .insert(stmt.fp, stmt.hash, stmt.sql.clone(), new_id);
+        conn.close_statements(&close);
         let entry = conn
             .stmts
             .get_mut(stmt.fp, stmt.hash, &stmt.sql)
-            .expect("statement just found or prepared");
-        let mut binding = Binding {
-            id: entry.id.to_le_bytes(),
-            types: None,
-        };
-        if payload.first() == Some(&COM_STMT_EXECUTE) && stmt.params > 0 {
-            let (flag_at, _) = types_layout(stmt.params);
-            match payload.get(flag_at) {
-                Some(&1) => entry.types = stmt.types.clone(),
-                // The connection's statement last ran with other types than the
-                // session's (another session's, or none): send the session's.
-                Some(&0) if entry.types != stmt.types => {
-                    if let Some(t) = &stmt.types {
-                        binding.types = Some((flag_at, t.clone()));
-                        entry.types = Some(t.clone());
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(binding)
+            .expect("statement just prepared");
+        Ok(Binding::new(entry, stmt, payload))
     }
 
     /// Sends statement command `payload` for statement `id` to `backend` (default: the

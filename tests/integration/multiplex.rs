@@ -16,6 +16,17 @@ pub(crate) fn cap_backends(text: String, n: u32) -> String {
     )
 }
 
+/// Backend logins the proxy made so far, per backend.
+pub(crate) fn logins(p: &InProcProxy) -> Vec<u64> {
+    p.proxy
+        .topology
+        .load()
+        .backends
+        .iter()
+        .map(|b| b.connects.load(Ordering::Relaxed))
+        .collect()
+}
+
 /// Samples the largest number of connections open to each backend while it runs.
 pub(crate) fn watch_open_conns(p: &InProcProxy) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
     let max = Arc::new(AtomicU64::new(0));
@@ -294,14 +305,7 @@ async fn sessions_keep_their_settings_on_one_shared_connection() {
         waited >= Duration::from_millis(250),
         "it did not wait: {waited:?}"
     );
-    let open: Vec<u64> = p
-        .proxy
-        .topology
-        .load()
-        .backends
-        .iter()
-        .map(|b| b.connects.load(Ordering::Relaxed))
-        .collect();
+    let open = logins(&p);
     assert!(
         open.iter().all(|&n| n <= 1),
         "one connection per backend: {open:?}"

@@ -4,7 +4,7 @@
 //! session's own parameter types.
 
 use crate::harness::{caught_up, direct_opts, fresh_schema, inproc_proxy, opts};
-use crate::multiplex::{cap_backends, watch_open_conns};
+use crate::multiplex::{cap_backends, logins, watch_open_conns};
 use crate::rawclient::{RawConn, Shape, COM_STMT_EXECUTE, COM_STMT_PREPARE};
 use mysql_async::prelude::*;
 use std::sync::atomic::Ordering;
@@ -116,14 +116,7 @@ async fn sessions_with_prepared_statements_share_two_connections_per_backend() {
     watcher.abort();
     assert!(bad.is_empty(), "{} mismatches: {bad:#?}", bad.len());
     let max_open = max_open.load(Ordering::Relaxed);
-    let connects: Vec<u64> = p
-        .proxy
-        .topology
-        .load()
-        .backends
-        .iter()
-        .map(|b| b.connects.load(Ordering::Relaxed))
-        .collect();
+    let connects = logins(&p);
     eprintln!("at most {max_open} connections open per backend; logins {connects:?}");
     assert!(max_open <= 2, "{max_open} connections to one backend");
 }
@@ -171,24 +164,14 @@ async fn a_shared_statement_runs_with_each_sessions_own_parameter_types() {
     // take turns on one backend statement.
     let p = inproc_proxy(|t| cap_backends(t, 1)).await;
     let sql = "/* rwproxy:backend=replica1 */ SELECT ?";
-    let (mut x, _) = RawConn::connect(
-        p.port,
-        "app",
-        "app",
-        Some(&db),
-        crate::rawclient::caps::BASE,
-    )
-    .await
-    .unwrap();
-    let (mut y, _) = RawConn::connect(
-        p.port,
-        "app",
-        "app",
-        Some(&db),
-        crate::rawclient::caps::BASE,
-    )
-    .await
-    .unwrap();
+    let connect = || async {
+        let caps = crate::rawclient::caps::BASE;
+        let (c, _) = RawConn::connect(p.port, "app", "app", Some(&db), caps)
+            .await
+            .unwrap();
+        c
+    };
+    let (mut x, mut y) = (connect().await, connect().await);
     let (xs, ys) = (prepare(&mut x, sql).await, prepare(&mut y, sql).await);
     let number = |v: i64| {
         let mut row = vec![0, 0];
@@ -215,16 +198,9 @@ async fn a_shared_statement_runs_with_each_sessions_own_parameter_types() {
         let got = row_of(&mut y, &execute_one(ys, VAR_STRING, &v, first)).await;
         assert_eq!(got, text(&word), "y, round {round}");
     }
-    let logins: u64 = p
-        .proxy
-        .topology
-        .load()
-        .backends
-        .iter()
-        .map(|b| b.connects.load(Ordering::Relaxed))
-        .sum();
+    let made: u64 = logins(&p).iter().sum();
     assert!(
-        logins <= 3,
-        "the sessions did not share connections: {logins} logins"
+        made <= 3,
+        "the sessions did not share connections: {made} logins"
     );
 }
