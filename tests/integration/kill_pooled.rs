@@ -7,6 +7,8 @@
 
 use crate::harness::{inproc_proxy, opts};
 use mysql_async::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long the three clients run.
@@ -25,12 +27,16 @@ async fn a_kill_query_never_reaches_the_session_that_took_the_connection_next() 
         .expect("target");
     let target_id = target.id();
     let deadline = Instant::now() + RUN;
+    // The target and the bystander stay connected until the last KILL is answered: a
+    // KILL racing the target's own disconnect would rightly find no such thread.
+    let killing = Arc::new(AtomicBool::new(true));
 
     // The target: short statements, each parking its connection afterwards.
+    let still = killing.clone();
     let busy = tokio::spawn(async move {
         let mut c = target;
         let (mut ran, mut killed) = (0u64, 0u64);
-        while Instant::now() < deadline && ran < 200_000 {
+        while still.load(Ordering::Relaxed) && ran < 200_000 {
             match c.query_drop("SELECT 1").await {
                 Ok(()) => ran += 1,
                 Err(mysql_async::Error::Server(e)) if e.code == 1317 => killed += 1,
@@ -41,12 +47,13 @@ async fn a_kill_query_never_reaches_the_session_that_took_the_connection_next() 
     });
     // The bystander: short sleeps, taking whatever connection the pool offers.
     let port = p.port;
+    let still = killing.clone();
     let bystander = tokio::spawn(async move {
         let mut c = mysql_async::Conn::new(opts(port, "mysql"))
             .await
             .expect("bystander");
         let (mut ran, mut hit) = (0u64, Vec::new());
-        while Instant::now() < deadline && ran < 20_000 {
+        while still.load(Ordering::Relaxed) && ran < 20_000 {
             match c.query_first::<i64, _>("SELECT SLEEP(0.002)").await {
                 Ok(Some(0)) => ran += 1,
                 Ok(other) => hit.push(format!("SLEEP returned {other:?}")),
@@ -67,6 +74,7 @@ async fn a_kill_query_never_reaches_the_session_that_took_the_connection_next() 
             .expect("KILL QUERY of a live session succeeds");
         kills += 1;
     }
+    killing.store(false, Ordering::Relaxed);
     let (ran, killed) = busy.await.expect("target task");
     let (slept, hit) = bystander.await.expect("bystander task");
     eprintln!(
