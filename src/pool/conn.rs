@@ -94,7 +94,7 @@ impl BackendConn {
         schema: Option<&str>,
         timeout: Duration,
         tls: Option<&BackendTls>,
-    ) -> Result<BackendConn, PoolError> {
+    ) -> Result<Box<BackendConn>, PoolError> {
         let timed_out = || PoolError::Timeout {
             backend: backend.name.to_string(),
             address: backend.address.clone(),
@@ -116,7 +116,7 @@ impl BackendConn {
             .await
             .map_err(|_| timed_out())??;
         backend.connects.fetch_add(1, Ordering::Relaxed);
-        let mut conn = BackendConn {
+        let mut conn = Box::new(BackendConn {
             conn,
             key,
             thread_id: done.greeting.connection_id,
@@ -133,7 +133,7 @@ impl BackendConn {
             read_timer: Default::default(),
             stmts: Default::default(),
             backend,
-        };
+        });
         match tokio::time::timeout(timeout, conn.track_gtids()).await {
             Ok(done) => done?,
             Err(_) => {

@@ -174,7 +174,10 @@ impl Limits {
 /// The idle pool.
 #[derive(Debug, Default)]
 pub struct Pool {
-    idle: Mutex<FxHashMap<PoolKey, Vec<BackendConn>>>,
+    // Boxed: a connection (336 bytes) moves in and out of these lists and through the
+    // session's futures on every multiplexed statement; a box makes each move a pointer.
+    #[allow(clippy::vec_box)]
+    idle: Mutex<FxHashMap<PoolKey, Vec<Box<BackendConn>>>>,
     /// `[proxy] backend_tls`, built; None = plaintext.
     tls: arc_swap::ArcSwapOption<tls::BackendTls>,
     /// `[proxy] pool_idle_timeout_ms` (0 = never).
@@ -195,7 +198,7 @@ impl Pool {
         login: &login::Login,
         want: Want<'_>,
         limits: Limits,
-    ) -> Result<BackendConn, PoolError> {
+    ) -> Result<Box<BackendConn>, PoolError> {
         let started = tokio::time::Instant::now();
         let mut queued: Option<slot::Queued> = None;
         loop {
@@ -259,7 +262,7 @@ impl Pool {
 
     /// The most recently returned idle connection for `key`, or one of the latest
     /// whose fingerprint is `fp`.
-    fn take_idle(&self, key: &PoolKey, fp: u64) -> Option<BackendConn> {
+    fn take_idle(&self, key: &PoolKey, fp: u64) -> Option<Box<BackendConn>> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = idle.get_mut(key)?;
         let n = list.len();
@@ -283,7 +286,7 @@ impl Pool {
 
     /// Puts a connection back as it is, its session state kept (multiplexing: the
     /// next session with the same fingerprint uses it without a replay).
-    pub fn park(&self, mut conn: BackendConn) {
+    pub fn park(&self, mut conn: Box<BackendConn>) {
         if !self.wanted(&conn) || !conn.reusable {
             return;
         }
@@ -334,7 +337,7 @@ impl Pool {
 
     /// Returns a connection after COM_RESET_CONNECTION succeeds on it (its session
     /// state, temporary tables, locks and statements gone); drops it otherwise.
-    pub async fn checkin(&self, mut conn: BackendConn) {
+    pub async fn checkin(&self, mut conn: Box<BackendConn>) {
         // RESET keeps the schema, which a COM_QUERY `USE` may have moved: reset()
         // reads it back.
         if !self.wanted(&conn) || !conn.reusable {
@@ -397,7 +400,7 @@ impl Pool {
 
 /// Brings an idle connection with another session's state back to a clean state in
 /// the wanted schema. None if it cannot be used.
-async fn resync(mut conn: BackendConn, want: Want<'_>) -> Option<BackendConn> {
+async fn resync(mut conn: Box<BackendConn>, want: Want<'_>) -> Option<Box<BackendConn>> {
     let clean = router::session::base_fingerprint(conn.schema.as_deref());
     if conn.fp != clean {
         // Another session's settings: back to a clean state (one round trip).

@@ -149,7 +149,7 @@ impl Session {
 
     /// Gives `c` back to the pool with a reset, unless a KILL is on its way to it
     /// (then it is closed: the KILL must not reach the connection's next user).
-    fn check_in(&self, c: BackendConn) {
+    fn check_in(&self, c: Box<BackendConn>) {
         let poolable = self
             .handle
             .backend

@@ -44,7 +44,9 @@ pub struct Session {
     pub(crate) scramble: [u8; 20],
     pub(crate) state: SessionState,
     /// Backend connections, at most one per backend.
-    pub(crate) conns: Vec<BackendConn>,
+    // Boxed, as in the pool: connections move between the two on every statement.
+    #[allow(clippy::vec_box)]
+    pub(crate) conns: Vec<Box<BackendConn>>,
     /// Prepared statements.
     pub(crate) stmts: super::prepared::Statements,
     /// Classifications of recent statements.
