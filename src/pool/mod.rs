@@ -115,7 +115,7 @@ impl PoolError {
 }
 
 /// Identifies interchangeable connections: same backend, user and wire format.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Eq)]
 pub struct PoolKey {
     /// Backend name.
     pub backend: std::sync::Arc<str>,
@@ -131,6 +131,34 @@ pub struct PoolKey {
     /// runtime): a connection is registered with its worker's reactor, so it is only
     /// handed to sessions on that worker and its I/O never wakes another thread.
     pub worker: u16,
+}
+
+/// Keys are compared on every park and checkout: the names are shared `Arc`s, so
+/// equal pointers settle it without comparing the text.
+impl PartialEq for PoolKey {
+    fn eq(&self, o: &Self) -> bool {
+        let same = |a: &std::sync::Arc<str>, b: &std::sync::Arc<str>| {
+            std::sync::Arc::ptr_eq(a, b) || a == b
+        };
+        self.caps == o.caps
+            && self.ext_caps == o.ext_caps
+            && self.charset == o.charset
+            && self.worker == o.worker
+            && same(&self.backend, &o.backend)
+            && same(&self.user, &o.user)
+    }
+}
+
+/// Hashes what `eq` compares (the names' text, not their pointers).
+impl std::hash::Hash for PoolKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.backend.hash(h);
+        self.user.hash(h);
+        self.caps.hash(h);
+        self.ext_caps.hash(h);
+        self.charset.hash(h);
+        self.worker.hash(h);
+    }
 }
 
 /// Idle connections kept per key.
@@ -423,5 +451,34 @@ fn full(backend: &Arc<Backend>, started: tokio::time::Instant) -> PoolError {
         backend: backend.name.to_string(),
         max: backend.max_conns.load(std::sync::atomic::Ordering::Relaxed),
         waited_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PoolKey;
+    use std::hash::BuildHasher;
+
+    fn key(backend: &str, user: &str, worker: u16) -> PoolKey {
+        PoolKey {
+            backend: backend.into(),
+            user: user.into(),
+            caps: 1,
+            ext_caps: 0,
+            charset: 45,
+            worker,
+        }
+    }
+
+    #[test]
+    fn keys_with_equal_names_in_different_allocations_are_one_key() {
+        let (a, b) = (key("replica1", "app", 0), key("replica1", "app", 0));
+        assert!(!std::sync::Arc::ptr_eq(&a.backend, &b.backend));
+        assert_eq!(a, b);
+        let h = rustc_hash::FxBuildHasher;
+        assert_eq!(h.hash_one(&a), h.hash_one(&b));
+        assert_ne!(a, key("replica2", "app", 0));
+        assert_ne!(a, key("replica1", "bob", 0));
+        assert_ne!(a, key("replica1", "app", 1));
     }
 }

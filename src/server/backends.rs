@@ -6,6 +6,9 @@
 use super::session::Session;
 use crate::pool::login::FORMAT_CAPS;
 use crate::pool::{BackendConn, Limits, PoolError, PoolKey, Want};
+
+/// Pool keys a session keeps (one per backend it uses; more only after reloads).
+const MAX_POOL_KEYS: usize = 16;
 use crate::protocol::constants::caps::CLIENT_SESSION_TRACK;
 use crate::protocol::constants::com::COM_QUERY;
 use crate::protocol::constants::errors::CR_CONN_HOST_ERROR;
@@ -66,17 +69,7 @@ impl Session {
         {
             Some(i) => i,
             None => {
-                let key = PoolKey {
-                    backend: backend.name.clone(),
-                    user: self.pool_user.clone(),
-                    // Always with session tracking: OKs then report what a write
-                    // committed (`last_gtid`); a client that did not ask for it gets
-                    // OKs without it (see `forward`).
-                    caps: (self.caps & FORMAT_CAPS) | CLIENT_SESSION_TRACK,
-                    ext_caps: self.ext_caps,
-                    charset: self.charset,
-                    worker: super::workers::current(),
-                };
+                let key = self.pool_key(backend);
                 let limits = Limits::from_config(&self.proxy.config.load().proxy);
                 let want = Want {
                     schema: self.state.initial_schema.as_deref(),
@@ -85,7 +78,7 @@ impl Session {
                 let mut conn = self
                     .proxy
                     .pool
-                    .checkout(backend, &key, &self.login, want, limits)
+                    .checkout(backend, &self.pool_keys[key], &self.login, want, limits)
                     .await
                     .inspect_err(|_| backend.count_error())?;
                 // Equal fingerprints: the connection has this session's settings already.
@@ -122,6 +115,34 @@ impl Session {
         }
         self.conns[idx].in_step_with(&self.state);
         Ok(idx)
+    }
+
+    /// Index in `self.pool_keys` of the key of this session's connections to `backend`,
+    /// made the first time: a multiplexed session checks out on every statement, and
+    /// building the key each time cost two shared reference counts.
+    fn pool_key(&mut self, backend: &Arc<Backend>) -> usize {
+        let known = self.pool_keys.iter().position(|k| {
+            Arc::ptr_eq(&k.backend, &backend.name) && Arc::ptr_eq(&k.user, &self.pool_user)
+        });
+        if let Some(i) = known {
+            return i;
+        }
+        // Keys of backends a reload replaced linger until the list is full.
+        if self.pool_keys.len() >= MAX_POOL_KEYS {
+            self.pool_keys.clear();
+        }
+        self.pool_keys.push(PoolKey {
+            backend: backend.name.clone(),
+            user: self.pool_user.clone(),
+            // Always with session tracking: OKs then report what a write committed
+            // (`last_gtid`); a client that did not ask for it gets OKs without it (see
+            // `forward`).
+            caps: (self.caps & FORMAT_CAPS) | CLIENT_SESSION_TRACK,
+            ext_caps: self.ext_caps,
+            charset: self.charset,
+            worker: super::workers::current(),
+        });
+        self.pool_keys.len() - 1
     }
 
     /// Multiplexing: gives the session's connections back to the pool, their settings

@@ -229,6 +229,8 @@ impl Session {
         self.release_all();
         self.stmts = Default::default();
         self.pool_user = cu.user.as_str().into();
+        // The charset may change too.
+        self.pool_keys.clear();
         self.login = Login {
             user: cu.user.clone(),
             credential,

@@ -43,7 +43,7 @@ pub struct Serving {
 
 /// True when both name the same backend connection.
 fn same(a: &(Arc<Backend>, u32), backend: &Backend, thread: u32) -> bool {
-    a.0.name == backend.name && a.1 == thread
+    a.1 == thread && a.0.name == backend.name
 }
 
 impl Serving {
