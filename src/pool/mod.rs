@@ -208,6 +208,8 @@ pub struct Pool {
     idle: Mutex<FxHashMap<PoolKey, Vec<Box<BackendConn>>>>,
     /// `[proxy] backend_tls`, built; None = plaintext.
     tls: arc_swap::ArcSwapOption<tls::BackendTls>,
+    /// Whether `tls` is set: read on every park, where the flag is cheaper than a load.
+    tls_on: std::sync::atomic::AtomicBool,
     /// `[proxy] pool_idle_timeout_ms` (0 = never).
     idle_timeout_ms: std::sync::atomic::AtomicU64,
     /// Bound on the reset at checkin (`[proxy] connect_timeout_ms`; 0 = none).
@@ -270,6 +272,9 @@ impl Pool {
                 if queued.is_none() {
                     return Err(full(backend, started));
                 }
+                // A connection parked before the join saw no queue and woke no one:
+                // look again now that parks will.
+                continue;
             }
             // A connection freed since the checks above left a permit in `freed`, so
             // this wait ends at once and the loop looks again.
@@ -285,6 +290,8 @@ impl Pool {
 
     /// Sets the TLS new backend connections use (at start and on a config reload).
     pub fn set_tls(&self, tls: Option<Arc<tls::BackendTls>>) {
+        self.tls_on
+            .store(tls.is_some(), std::sync::atomic::Ordering::Relaxed);
         self.tls.store(tls);
     }
 
@@ -347,7 +354,13 @@ impl Pool {
         }
         // Closed (dropped) outside the lock.
         drop(stale);
-        backend.freed.notify_one();
+        // Only a queued checkout waits for this. One that joins the queue looks at the
+        // idle lists again after joining (see `checkout`), so it finds this connection
+        // there if it missed the wakeup: the push above and its look are ordered by the
+        // lock, and its join comes before its look.
+        if backend.queued.load(std::sync::atomic::Ordering::Acquire) > 0 {
+            backend.freed.notify_one();
+        }
     }
 
     /// Sets `[proxy] pool_idle_timeout_ms` (at start and on a config reload).
@@ -399,7 +412,7 @@ impl Pool {
             .retired
             .load(std::sync::atomic::Ordering::Relaxed)
             && conn.backend.state() != crate::replication::BackendState::Offline
-            && conn.conn.stream().is_tls() == self.tls.load().is_some()
+            && conn.conn.stream().is_tls() == self.tls_on.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Number of idle connections (all keys).
