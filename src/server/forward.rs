@@ -77,12 +77,6 @@ pub async fn forward(
     backend: &mut BackendConn,
     req: &Request<'_>,
 ) -> Result<ResponseWalker, ForwardError> {
-    let target = backend.backend.clone();
-    let be = |source, sent| ForwardError::Backend {
-        backend: target.name.to_string(),
-        source,
-        sent,
-    };
     let may_send_file = || {
         req.local_files
             && matches!(req.payload.split_first(), Some((&0x03, sql)) if asks_for_local_file(sql))
@@ -100,7 +94,7 @@ pub async fn forward(
         .conn
         .flush_within(req.read_timeout, &mut backend.read_timer)
         .await
-        .map_err(|e| be(e, false))?;
+        .map_err(|e| backend_error(&backend.backend.name, e, false))?;
     let mut walker = ResponseWalker::new(req.kind.unwrap_or(ResponseKind::Single), backend.caps);
     if req.kind.is_none() {
         return Ok(walker);
@@ -117,9 +111,9 @@ pub async fn forward(
             if sent {
                 // Mid-response, at a packet boundary: an ERR is still well-formed
                 // here, and tells the client why more than a closed socket would.
-                lost_mid_response(client, &target.name, &e, expected).await;
+                lost_mid_response(client, &backend.backend.name, &e, expected).await;
             }
-            return Err(be(e, sent));
+            return Err(backend_error(&backend.backend.name, e, sent));
         }
         let buf = backend.conn.read_buf();
         let mut off = 0;
@@ -131,11 +125,17 @@ pub async fn forward(
                 break;
             }
             if seq != expected {
-                return Err(be(ProtocolError::OutOfOrder { expected, got: seq }, sent));
+                return Err(backend_error(
+                    &backend.backend.name,
+                    ProtocolError::OutOfOrder { expected, got: seq },
+                    sent,
+                ));
             }
             expected = expected.wrapping_add(1);
             let payload = &buf[off + 4..off + 4 + len];
-            step = walker.feed(payload).map_err(|e| be(e, sent))?;
+            step = walker
+                .feed(payload)
+                .map_err(|e| backend_error(&backend.backend.name, e, sent))?;
             if step == Step::LocalInfile && !may_send_file() {
                 // Keep the file request from the client; refuse it below.
                 break;
@@ -182,6 +182,16 @@ pub async fn forward(
                 return Ok(walker_with_error(walker, 1148));
             }
         }
+    }
+}
+
+/// The error for a failure on `backend` (named when it happens: the hot path holds no
+/// reference count of its own on the backend).
+fn backend_error(backend: &str, source: ProtocolError, sent: bool) -> ForwardError {
+    ForwardError::Backend {
+        backend: backend.to_string(),
+        source,
+        sent,
     }
 }
 
