@@ -63,13 +63,23 @@ pub(crate) struct Statements {
     last_prepared: Option<u32>,
     /// The last id given out.
     next_id: u32,
+    /// Set whenever a statement takes long data or a cursor, cleared by a `pinned` that
+    /// finds none: sessions that never use them (nearly all) never walk the map.
+    // Atomic only to keep the session `Send`; one task owns it.
+    maybe_pinned: std::sync::atomic::AtomicBool,
 }
 
 impl Statements {
     /// True when a statement keeps the session on its connection: long data waiting
     /// for its execute, or an open cursor.
     pub(crate) fn pinned(&self) -> bool {
-        self.map.values().any(|p| p.long_data || p.cursor)
+        if !self.maybe_pinned.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        let pinned = self.map.values().any(|p| p.long_data || p.cursor);
+        self.maybe_pinned
+            .store(pinned, std::sync::atomic::Ordering::Relaxed);
+        pinned
     }
 
     fn resolve(&self, id: u32) -> u32 {
@@ -237,6 +247,11 @@ impl Session {
             }
         }
         stmt.cursor = payload.get(5).is_some_and(|f| f & CURSOR_FLAGS != 0);
+        if stmt.cursor {
+            self.stmts
+                .maybe_pinned
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let class = stmt.class.clone();
         let rule = stmt.rule.clone();
         let long_data = stmt.long_data;
@@ -372,6 +387,9 @@ impl Session {
             return Flow::Continue;
         };
         stmt.long_data = true;
+        self.stmts
+            .maybe_pinned
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.stmt_on(payload, id, seq, None, None).await
     }
 

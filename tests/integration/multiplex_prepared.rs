@@ -3,11 +3,16 @@
 //! next session only where that is the same statement (same default schema) and with that
 //! session's own parameter types.
 
+use crate::corpus_raw::{cmd, execute};
 use crate::harness::{caught_up, direct_opts, fresh_schema, inproc_proxy, opts};
 use crate::multiplex::{cap_backends, logins, watch_open_conns};
-use crate::rawclient::{RawConn, Shape, COM_STMT_EXECUTE, COM_STMT_PREPARE};
+use crate::rawclient::{
+    status_of, RawConn, Shape, COM_QUERY, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_FETCH,
+    COM_STMT_PREPARE, CURSOR_TYPE_READ_ONLY, SERVER_STATUS_CURSOR_EXISTS,
+    SERVER_STATUS_LAST_ROW_SENT,
+};
 use mysql_async::prelude::*;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Barrier;
@@ -203,4 +208,143 @@ async fn a_shared_statement_runs_with_each_sessions_own_parameter_types() {
         made <= 3,
         "the sessions did not share connections: {made} logins"
     );
+}
+
+/// A raw session in `db` that changed a setting, so a connection it leaves needs a reset
+/// before another session may use it.
+async fn raw_with_a_setting(port: u16, db: &str) -> RawConn {
+    let caps = crate::rawclient::caps::BASE;
+    let (mut x, _) = RawConn::connect(port, "app", "app", Some(db), caps)
+        .await
+        .unwrap();
+    let set = x
+        .command(
+            &cmd(COM_QUERY, b"SET SESSION sql_mode = 'ANSI_QUOTES'"),
+            Shape::Results,
+        )
+        .await
+        .unwrap();
+    assert_eq!(set[0][0], 0, "SET failed: {set:?}");
+    x
+}
+
+/// Starts another session that counts `t` on `backend`. It answers the count and whether
+/// `released` was set by then.
+fn other_session(
+    port: u16,
+    db: &str,
+    backend: &str,
+    released: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Result<(Option<u64>, bool), mysql_async::Error>> {
+    let (released, db) = (released.clone(), db.to_string());
+    let sql = format!("/* rwproxy:backend={backend} */ SELECT COUNT(*) FROM t");
+    tokio::spawn(async move {
+        let mut c = mysql_async::Conn::new(opts(port, &db)).await?;
+        let n: Option<u64> = c.query_first(sql).await?;
+        Ok((n, released.load(Ordering::SeqCst)))
+    })
+}
+
+/// Waits for `other_session` and checks it waited for the release.
+async fn waited_for_release(
+    other: tokio::task::JoinHandle<Result<(Option<u64>, bool), mysql_async::Error>>,
+) {
+    let (n, after) = tokio::time::timeout(Duration::from_secs(10), other)
+        .await
+        .expect("the other session never got the connection")
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, Some(20));
+    assert!(
+        after,
+        "the other session used the connection while it was held"
+    );
+}
+
+/// An open cursor keeps its session on its connection. With one connection to the
+/// backend, another session waits until the cursor is closed, and every row of the cursor
+/// arrives. Parked with the cursor open, the connection would go to the other session,
+/// reset first because the cursor's session changed a setting, and the fetches would fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_cursor_keeps_its_connection_from_other_sessions_until_closed() {
+    let db = tagged_schema("cur").await;
+    let p = inproc_proxy(|t| cap_backends(t, 1)).await;
+    let mut x = raw_with_a_setting(p.port, &db).await;
+    let sql = "/* rwproxy:backend=replica1 */ SELECT id FROM t ORDER BY id";
+    let id = prepare(&mut x, sql).await;
+    let opened = x
+        .command(&execute(id, CURSOR_TYPE_READ_ONLY, &[]), Shape::Results)
+        .await
+        .unwrap();
+    let last = opened.last().unwrap();
+    assert!(
+        status_of(last, x.deprecate_eof()) & SERVER_STATUS_CURSOR_EXISTS != 0,
+        "no cursor opened: {opened:?}"
+    );
+    let released = Arc::new(AtomicBool::new(false));
+    let other = other_session(p.port, &db, "replica1", &released);
+    // Time for the other session to queue for the connection (or, wrongly, take it).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        let mut fetch = vec![COM_STMT_FETCH];
+        fetch.extend_from_slice(&id.to_le_bytes());
+        fetch.extend_from_slice(&4u32.to_le_bytes());
+        let resp = x.command(&fetch, Shape::Rows).await.unwrap();
+        let (end, rows) = resp.split_last().unwrap();
+        assert_eq!(end[0], 0xfe, "fetch failed: {resp:?}");
+        // Binary rows: header, null bitmap, then the INT.
+        ids.extend(
+            rows.iter()
+                .map(|r| i32::from_le_bytes(r[2..6].try_into().unwrap())),
+        );
+        if status_of(end, x.deprecate_eof()) & SERVER_STATUS_LAST_ROW_SENT != 0 {
+            break;
+        }
+    }
+    assert_eq!(ids, (1..=20).collect::<Vec<i32>>());
+    released.store(true, Ordering::SeqCst);
+    x.send_only(&cmd(COM_STMT_CLOSE, &id.to_le_bytes()))
+        .await
+        .unwrap();
+    // The close has no reply; a statement after it shows the session went on.
+    let one = x
+        .command(&cmd(COM_QUERY, b"SELECT 1"), Shape::Results)
+        .await
+        .unwrap();
+    assert_ne!(one[0][0], 0xff, "{one:?}");
+    waited_for_release(other).await;
+}
+
+/// Long data keeps its session on the connection that holds it until the execute: the
+/// execute sees the data, and another session waits for the connection meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_data_keeps_its_connection_until_the_execute() {
+    const VAR_STRING: u8 = 0xfd;
+    const COM_STMT_SEND_LONG_DATA: u8 = 0x18;
+    let db = tagged_schema("long").await;
+    let p = inproc_proxy(|t| cap_backends(t, 1)).await;
+    let mut x = raw_with_a_setting(p.port, &db).await;
+    let id = prepare(&mut x, "SELECT CONCAT(?, '')").await;
+    let data = "x".repeat(1000);
+    let mut long = vec![COM_STMT_SEND_LONG_DATA];
+    long.extend_from_slice(&id.to_le_bytes());
+    long.extend_from_slice(&0u16.to_le_bytes());
+    long.extend_from_slice(data.as_bytes());
+    x.send_only(&long).await.unwrap();
+    let released = Arc::new(AtomicBool::new(false));
+    let other = other_session(p.port, &db, "primary", &released);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    released.store(true, Ordering::SeqCst);
+    // The parameter's value is the long data: no value in the execute itself.
+    let mut exec = vec![COM_STMT_EXECUTE];
+    exec.extend_from_slice(&id.to_le_bytes());
+    exec.push(0);
+    exec.extend_from_slice(&1u32.to_le_bytes());
+    exec.extend_from_slice(&[0, 1, VAR_STRING, 0]);
+    let row = row_of(&mut x, &exec).await;
+    // Header, null bitmap, then the string with a 2-byte length (0xfc).
+    assert_eq!(&row[2..5], &[0xfc, 0xe8, 0x03], "{row:?}");
+    assert_eq!(&row[5..], data.as_bytes());
+    waited_for_release(other).await;
 }
