@@ -136,8 +136,9 @@ fn main() -> std::process::ExitCode {
         };
     }
     raise_fd_limit();
-    // A fixed global-queue interval (tokio's default) also turns off the scheduler's
-    // self-tuning, which computes a float power on every worker tick.
+    // A fixed global-queue interval: the scheduler stops retuning it. (tokio 1.54 still
+    // keeps its poll-time average, a float power per batch of tasks: 0.2% of the proxy's
+    // samples under sysbench.)
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .global_queue_interval(31)
