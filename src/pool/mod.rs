@@ -232,6 +232,16 @@ impl Pool {
         let started = tokio::time::Instant::now();
         let mut queued: Option<slot::Queued> = None;
         loop {
+            // Once queued, the wakeup is registered before the look below: a connection
+            // parked or a slot freed after the look then wakes this checkout itself. (A
+            // wakeup that finds no registered waiter is kept as one permit, which two
+            // queued checkouts could share, and the second would wait with a connection
+            // idle.) A registered wakeup this checkout does not use passes to the next.
+            let freed = backend.freed.notified();
+            tokio::pin!(freed);
+            if queued.is_some() {
+                freed.as_mut().enable();
+            }
             while let Some(conn) = self.take_idle(key, want.fp) {
                 // A config reload replaced the backend of this name (new address), or
                 // the server closed it while it sat idle (wait_timeout, restart).
@@ -273,16 +283,11 @@ impl Pool {
                     return Err(full(backend, started));
                 }
                 // A connection parked before the join saw no queue and woke no one:
-                // look again now that parks will.
+                // look again, registered for the wakeup.
                 continue;
             }
-            // A connection freed since the checks above left a permit in `freed`, so
-            // this wait ends at once and the loop looks again.
             let left = limits.queue.saturating_sub(started.elapsed());
-            if tokio::time::timeout(left, backend.freed.notified())
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(left, freed).await.is_err() {
                 return Err(full(backend, started));
             }
         }
