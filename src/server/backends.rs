@@ -6,9 +6,6 @@
 use super::session::Session;
 use crate::pool::login::FORMAT_CAPS;
 use crate::pool::{BackendConn, Limits, PoolError, PoolKey, Want};
-
-/// Pool keys a session keeps (one per backend it uses; more only after reloads).
-const MAX_POOL_KEYS: usize = 16;
 use crate::protocol::constants::caps::CLIENT_SESSION_TRACK;
 use crate::protocol::constants::com::COM_QUERY;
 use crate::protocol::constants::errors::CR_CONN_HOST_ERROR;
@@ -18,6 +15,9 @@ use crate::replication::Backend;
 use crate::router::session::SessionCommand;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Pool keys a session keeps (one per backend it uses; more only after reloads).
+const MAX_POOL_KEYS: usize = 16;
 
 impl Session {
     /// The primary backend of the current topology.
