@@ -210,6 +210,12 @@ async fn a_shared_statement_runs_with_each_sessions_own_parameter_types() {
     );
 }
 
+/// Queued checkouts wait up to 30 s (not the default 3 s): the other session of the pin
+/// tests below waits out a pin, which a loaded machine may stretch.
+fn patient_queue(text: String) -> String {
+    text.replacen("[proxy]\n", "[proxy]\nqueue_timeout_ms = 30000\n", 1)
+}
+
 /// A raw session in `db` that changed a setting, so a connection it leaves needs a reset
 /// before another session may use it.
 async fn raw_with_a_setting(port: u16, db: &str) -> RawConn {
@@ -268,7 +274,7 @@ async fn waited_for_release(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_cursor_keeps_its_connection_from_other_sessions_until_closed() {
     let db = tagged_schema("cur").await;
-    let p = inproc_proxy(|t| cap_backends(t, 1)).await;
+    let p = inproc_proxy(|t| patient_queue(cap_backends(t, 1))).await;
     let mut x = raw_with_a_setting(p.port, &db).await;
     let sql = "/* rwproxy:backend=replica1 */ SELECT id FROM t ORDER BY id";
     let id = prepare(&mut x, sql).await;
@@ -323,7 +329,7 @@ async fn long_data_keeps_its_connection_until_the_execute() {
     const VAR_STRING: u8 = 0xfd;
     const COM_STMT_SEND_LONG_DATA: u8 = 0x18;
     let db = tagged_schema("long").await;
-    let p = inproc_proxy(|t| cap_backends(t, 1)).await;
+    let p = inproc_proxy(|t| patient_queue(cap_backends(t, 1))).await;
     let mut x = raw_with_a_setting(p.port, &db).await;
     let id = prepare(&mut x, "SELECT CONCAT(?, '')").await;
     let data = "x".repeat(1000);
