@@ -44,7 +44,8 @@ pub(crate) fn execute(id: u32, flags: u8, params: &[i64]) -> Vec<u8> {
     p
 }
 
-fn fetch(id: u32, rows: u32) -> Vec<u8> {
+/// COM_STMT_FETCH of `rows` rows from statement `id`'s cursor.
+pub(crate) fn fetch(id: u32, rows: u32) -> Vec<u8> {
     let mut p = vec![COM_STMT_FETCH];
     p.extend_from_slice(&id.to_le_bytes());
     p.extend_from_slice(&rows.to_le_bytes());

@@ -3,12 +3,12 @@
 //! next session only where that is the same statement (same default schema) and with that
 //! session's own parameter types.
 
-use crate::corpus_raw::{cmd, execute};
+use crate::corpus_raw::{cmd, execute, fetch, MYSQL_TYPE_LONGLONG};
 use crate::harness::{caught_up, direct_opts, fresh_schema, inproc_proxy, opts};
 use crate::multiplex::{cap_backends, logins, watch_open_conns};
 use crate::rawclient::{
-    status_of, RawConn, Shape, COM_QUERY, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_FETCH,
-    COM_STMT_PREPARE, CURSOR_TYPE_READ_ONLY, SERVER_STATUS_CURSOR_EXISTS,
+    status_of, RawConn, Shape, COM_QUERY, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE,
+    COM_STMT_SEND_LONG_DATA, CURSOR_TYPE_READ_ONLY, SERVER_STATUS_CURSOR_EXISTS,
     SERVER_STATUS_LAST_ROW_SENT,
 };
 use mysql_async::prelude::*;
@@ -16,6 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Barrier;
+
+/// MYSQL_TYPE_VAR_STRING, a parameter type.
+const VAR_STRING: u8 = 0xfd;
 
 /// A schema with table `t` (ids 1..=20, names `{tag}{id}`) and an empty `log`.
 async fn tagged_schema(tag: &str) -> String {
@@ -162,8 +165,6 @@ async fn row_of(r: &mut RawConn, execute: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_statement_runs_with_each_sessions_own_parameter_types() {
-    const LONGLONG: u8 = 0x08;
-    const VAR_STRING: u8 = 0xfd;
     let db = fresh_schema("mux_ps_types").await;
     // One connection per backend, and both statements on replica1: the two sessions
     // take turns on one backend statement.
@@ -193,7 +194,7 @@ async fn a_shared_statement_runs_with_each_sessions_own_parameter_types() {
         let first = round == 0;
         let got = row_of(
             &mut x,
-            &execute_one(xs, LONGLONG, &(7 + round).to_le_bytes(), first),
+            &execute_one(xs, MYSQL_TYPE_LONGLONG, &(7 + round).to_le_bytes(), first),
         )
         .await;
         assert_eq!(got, number(7 + round), "x, round {round}");
@@ -293,10 +294,7 @@ async fn an_open_cursor_keeps_its_connection_from_other_sessions_until_closed() 
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut ids = Vec::new();
     for _ in 0..10 {
-        let mut fetch = vec![COM_STMT_FETCH];
-        fetch.extend_from_slice(&id.to_le_bytes());
-        fetch.extend_from_slice(&4u32.to_le_bytes());
-        let resp = x.command(&fetch, Shape::Rows).await.unwrap();
+        let resp = x.command(&fetch(id, 4), Shape::Rows).await.unwrap();
         let (end, rows) = resp.split_last().unwrap();
         assert_eq!(end[0], 0xfe, "fetch failed: {resp:?}");
         // Binary rows: header, null bitmap, then the INT.
@@ -326,8 +324,6 @@ async fn an_open_cursor_keeps_its_connection_from_other_sessions_until_closed() 
 /// execute sees the data, and another session waits for the connection meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_data_keeps_its_connection_until_the_execute() {
-    const VAR_STRING: u8 = 0xfd;
-    const COM_STMT_SEND_LONG_DATA: u8 = 0x18;
     let db = tagged_schema("long").await;
     let p = inproc_proxy(|t| patient_queue(cap_backends(t, 1))).await;
     let mut x = raw_with_a_setting(p.port, &db).await;
@@ -343,12 +339,7 @@ async fn long_data_keeps_its_connection_until_the_execute() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     released.store(true, Ordering::SeqCst);
     // The parameter's value is the long data: no value in the execute itself.
-    let mut exec = vec![COM_STMT_EXECUTE];
-    exec.extend_from_slice(&id.to_le_bytes());
-    exec.push(0);
-    exec.extend_from_slice(&1u32.to_le_bytes());
-    exec.extend_from_slice(&[0, 1, VAR_STRING, 0]);
-    let row = row_of(&mut x, &exec).await;
+    let row = row_of(&mut x, &execute_one(id, VAR_STRING, &[], true)).await;
     // Header, null bitmap, then the string with a 2-byte length (0xfc).
     assert_eq!(&row[2..5], &[0xfc, 0xe8, 0x03], "{row:?}");
     assert_eq!(&row[5..], data.as_bytes());
