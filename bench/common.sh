@@ -106,14 +106,48 @@ sql() {
         -p"$SB_PASSWORD" -N -B -e "$2"
 }
 
-# CPU ticks (utime + stime, all threads) of pid $1, from /proc/<pid>/stat after "(comm)".
-cpu_ticks() {
+# CPU ticks of pid $1 (all threads), from /proc/<pid>/stat after "(comm)": "utime stime".
+cpu_split() {
     local stat rest
     stat=$(cat "/proc/$1/stat") || die "process $1 is gone"
     rest=${stat##*) }
     # shellcheck disable=SC2086
     set -- $rest
-    echo $(( ${12} + ${13} ))
+    echo "${12} ${13}"
+}
+
+# CPU ticks (utime + stime, all threads) of pid $1.
+cpu_ticks() {
+    local u s
+    read -r u s <<<"$(cpu_split "$1")"
+    echo $((u + s))
+}
+
+# CPU ticks (utime + stime) of the pids "$1" together; a pid that is gone counts 0.
+cpu_ticks_sum() {
+    local p t=0 u s
+    for p in $1; do
+        [ -r "/proc/$p/stat" ] || continue
+        read -r u s <<<"$(cpu_split "$p")"
+        t=$((t + u + s))
+    done
+    echo "$t"
+}
+
+# The machine's idle ticks (idle + iowait, all CPUs) from /proc/stat.
+idle_ticks() {
+    awk '$1 == "cpu" { print $5 + $6; exit }' /proc/stat
+}
+
+# The pids of the MariaDB servers on ports "$1" that run on this machine (from each
+# server's @@pid_file); servers elsewhere are left out.
+server_pids() {
+    local port f pid
+    for port in $1; do
+        f=$(sql "$port" "SELECT @@pid_file" 2>/dev/null) || continue
+        pid=$(cat "$f" 2>/dev/null) || continue
+        [ -n "$pid" ] && [ -d "/proc/$pid" ] && printf '%s ' "$pid"
+    done
 }
 
 # Field $2 (VmRSS, VmHWM) of /proc/<pid $1>/status in MiB, one decimal.

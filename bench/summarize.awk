@@ -4,6 +4,9 @@
 # the highest VmHWM; on the rwproxy line, the medians of the per-round ratios rwproxy/direct
 # (QPS), rwproxy/haproxy (QPS, CPU per query, p95) and rwproxy/haproxy-rr (QPS, CPU per
 # query; haproxy balancing over the replicas, read-only tests). Prints a table; writes the CSV.
+# Then a second table, where the CPU went per query (medians): the proxy's user and system
+# time, the local servers' CPU, and the machine's idle time (CPU that nothing used: a
+# proxy that adds latency leaves it idle even when it costs little CPU itself).
 # Plain POSIX awk (Debian's default is mawk): no asort, no arrays of arrays.
 
 function median(list,    v, n, i, j, x) {
@@ -32,6 +35,7 @@ NR == 1 { next }
     k = test SUBSEP thr SUBSEP tgt
     if ($9 != "ok") { failed[k]++; next }
     add(qps, k, $5); add(p95, k, $7); add(cpu, k, $10); add(rss, k, $11)
+    add(usr, k, $14); add(sys, k, $15); add(srv, k, $16); add(idle, k, $17)
     errors[k] += $8
     if ($12 != "" && $12 + 0 > hwm[k] + 0) hwm[k] = $12
     r = round SUBSEP test SUBSEP thr
@@ -39,9 +43,11 @@ NR == 1 { next }
 }
 END {
     head = "test,threads,target,qps,p95_ms,errors,failed_runs,cpu_us_per_query,rss_mib,hwm_mib," \
-        "qps_vs_direct,qps_vs_haproxy,cpu_vs_haproxy,p95_vs_haproxy,qps_vs_haproxy_rr,cpu_vs_haproxy_rr"
+        "qps_vs_direct,qps_vs_haproxy,cpu_vs_haproxy,p95_vs_haproxy,qps_vs_haproxy_rr,cpu_vs_haproxy_rr," \
+        "usr_us_per_query,sys_us_per_query,servers_us_per_query,idle_us_per_query"
     print head > summary_csv
     f = "%-18s %7s %-10s %10s %8s %6s %6s %9s %8s %8s %8s %8s %8s %8s %8s %8s\n"
+    g = "%-18s %7s %-10s %8s %8s %8s %8s\n"; nsplit = 0
     printf f, "test", "threads", "target", "qps", "p95_ms", "errors", "failed", "cpu_us/q", \
         "rss_MiB", "hwm_MiB", "qps/dir", "qps/hap", "cpu/hap", "p95/hap", "qps/hrr", "cpu/hrr"
     nt = split(order["test"], tests, " "); nh = split(order["thr"], thrs, " ")
@@ -67,12 +73,19 @@ END {
         row_q = fmt(median(qps[k]), 0); row_p = fmt(median(p95[k]), 2)
         row_c = fmt(median(cpu[k]), 1); row_r = fmt(median(rss[k]), 1)
         row_h = (k in hwm) ? hwm[k] : "-"
+        split_row[++nsplit] = sprintf(g, test, thr, tgt, fmt(median(usr[k]), 1), \
+            fmt(median(sys[k]), 1), fmt(median(srv[k]), 1), fmt(median(idle[k]), 1))
         printf f, test, thr, tgt, row_q, row_p, errors[k] + 0, failed[k] + 0, row_c, row_r, \
             row_h, fmt(vd, 2), fmt(vh, 2), fmt(vc, 2), fmt(vp, 2), fmt(vrq, 2), fmt(vrc, 2)
         line = test "," thr "," tgt "," row_q "," row_p "," (errors[k] + 0) "," (failed[k] + 0) \
             "," row_c "," row_r "," row_h "," fmt(vd, 2) "," fmt(vh, 2) "," fmt(vc, 2) "," fmt(vp, 2) \
-            "," fmt(vrq, 2) "," fmt(vrc, 2)
+            "," fmt(vrq, 2) "," fmt(vrc, 2) "," fmt(median(usr[k]), 1) "," fmt(median(sys[k]), 1) \
+            "," fmt(median(srv[k]), 1) "," fmt(median(idle[k]), 1)
         gsub(/,-/, ",", line)
         print line > summary_csv
     }
+    printf "\nwhere the CPU went, µs per query (medians): the proxy's user and system time, the\n"
+    printf "local servers' CPU together, and the machine's idle time\n"
+    printf g, "test", "threads", "target", "usr", "sys", "servers", "idle"
+    for (i = 1; i <= nsplit; i++) printf "%s", split_row[i]
 }

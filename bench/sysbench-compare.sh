@@ -34,8 +34,10 @@
 #
 # Output: one line per run as it finishes, then per (test, threads, target) the medians
 # over rounds and, on the rwproxy line, the median over rounds of the per-round ratios
-# rwproxy/direct and rwproxy/haproxy. Files: RESULTS_DIR/sysbench-<time>/runs.csv (every
-# run), summary.csv, summary.txt, and the logs of failed runs.
+# rwproxy/direct and rwproxy/haproxy; then where the CPU went per query: each proxy's user
+# and system time, the local servers' CPU (their pids from @@pid_file) and the machine's idle
+# time. Files: RESULTS_DIR/sysbench-<time>/runs.csv (every run), summary.csv, summary.txt,
+# and the logs of failed runs.
 set -euo pipefail
 
 # shellcheck source=bench/common.sh
@@ -120,6 +122,8 @@ KEEP_LOGS="$OUT"
 # Every path holds up to MAX_THREADS connections on a server at once; rwproxy also keeps
 # up to 64 idle pooled connections per (backend, user, format), and the monitor its own.
 check_max_connections "$DIRECT_PORT $REPLICA_PORTS" $((MAX_THREADS + 150))
+SERVER_PIDS=$(server_pids "$DIRECT_PORT $REPLICA_PORTS")
+[ -n "$SERVER_PIDS" ] || log "the servers' pids are unknown (not local?): no servers_us/q figures"
 
 if [ "$WITH_HAPROXY" = 1 ] && [ -z "$HAPROXY_PORT" ]; then
     HAPROXY_PORT=$(free_port)
@@ -202,14 +206,20 @@ targets_for() {
     done
 }
 
-# One sysbench run; prints the CSV row
-# round,test,threads,target,qps,tps,p95_ms,errors,status,cpu_us_per_query,rss_mib,hwm_mib,queries
+# µs per query from a tick delta: per_query TICKS QUERIES
+per_query() {
+    awk -v d="$1" -v hz="$CLK_TCK" -v q="$2" 'BEGIN { printf "%.1f", d * 1e6 / hz / q }'
+}
+
+# One sysbench run; prints the CSV row (columns as in RUNS_HEAD)
 run_one() { # round test threads target
-    local round=$1 test=$2 threads=$3 target=$4 port pid f t0="" t1 status=ok
-    local queries qps tps p95 errors cpu="" rss="" hwm=""
+    local round=$1 test=$2 threads=$3 target=$4 port pid f status=ok
+    local u0="" s0="" u1 s1 srv0 srv1 idle0 idle1
+    local queries qps tps p95 errors cpu="" rss="" hwm="" usr="" sys="" srv="" idle=""
     port=$(target_port "$target"); pid=$(target_pid "$target")
     f="$WORK/run-$test-$threads-$target-$round.log"
-    [ -n "$pid" ] && t0=$(cpu_ticks "$pid")
+    [ -n "$pid" ] && read -r u0 s0 <<<"$(cpu_split "$pid")"
+    srv0=$(cpu_ticks_sum "$SERVER_PIDS"); idle0=$(idle_ticks)
     if ! run_step timeout $((DURATION + 60)) sysbench "$test" "${SB_COMMON[@]}" \
             --mysql-port="$port" --threads="$threads" --time="$DURATION" \
             --report-interval=0 --percentile=95 run >"$f" 2>&1; then
@@ -225,13 +235,20 @@ run_one() { # round test threads target
     p95=$(awk '$1 == "95th" { print $3; exit }' "$f")
     errors=$(awk '$1 == "ignored" && $2 == "errors:" { print $3; exit }' "$f")
     queries=${queries:-0}; qps=${qps:-0}; tps=${tps:-0}
+    srv1=$(cpu_ticks_sum "$SERVER_PIDS"); idle1=$(idle_ticks)
     if [ -n "$pid" ]; then
-        t1=$(cpu_ticks "$pid")
+        read -r u1 s1 <<<"$(cpu_split "$pid")"
         rss=$(mem_mib "$pid" VmRSS); hwm=$(mem_mib "$pid" VmHWM)
-        [ "$queries" -gt 0 ] && cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v q="$queries" \
-            'BEGIN { printf "%.1f", d * 1e6 / hz / q }')
+        if [ "$queries" -gt 0 ]; then
+            cpu=$(per_query $((u1 + s1 - u0 - s0)) "$queries")
+            usr=$(per_query $((u1 - u0)) "$queries"); sys=$(per_query $((s1 - s0)) "$queries")
+        fi
     fi
-    echo "$round,$test,$threads,$target,$qps,$tps,$p95,$errors,$status,$cpu,$rss,$hwm,$queries"
+    if [ "$queries" -gt 0 ]; then
+        [ -n "$SERVER_PIDS" ] && srv=$(per_query $((srv1 - srv0)) "$queries")
+        idle=$(per_query $((idle1 - idle0)) "$queries")
+    fi
+    echo "$round,$test,$threads,$target,$qps,$tps,$p95,$errors,$status,$cpu,$rss,$hwm,$queries,$usr,$sys,$srv,$idle"
 }
 
 if [ "$WARMUP" -gt 0 ]; then
@@ -250,7 +267,11 @@ for test in $TESTS; do per_round=$((per_round + $(words "$(targets_for "$test")"
 runs=$((ROUNDS * $(words "$THREADS") * per_round))
 log "$runs runs of ${DURATION}s: about $(( (runs * (DURATION + 2) + 59) / 60 )) min; results in $OUT"
 RUNS="$OUT/runs.csv"
-echo "round,test,threads,target,qps,tps,p95_ms,errors,status,cpu_us_per_query,rss_mib,hwm_mib,queries" >"$RUNS"
+# cpu_us_per_query is the proxy's (user + system); usr/sys split it; servers_us_per_query
+# is the local servers' CPU together; idle_us_per_query is the machine's unused CPU time.
+RUNS_HEAD="round,test,threads,target,qps,tps,p95_ms,errors,status,cpu_us_per_query,rss_mib,hwm_mib"
+RUNS_HEAD="$RUNS_HEAD,queries,usr_us_per_query,sys_us_per_query,servers_us_per_query,idle_us_per_query"
+echo "$RUNS_HEAD" >"$RUNS"
 row_fmt='%-5s %-22s %7s %-10s %10s %9s %7s %-6s %9s %8s %8s\n'
 # shellcheck disable=SC2059
 printf "$row_fmt" round test threads target qps p95_ms errors status cpu_us/q rss_MiB hwm_MiB
