@@ -1,14 +1,17 @@
 //! Per-fingerprint statement statistics (`SHOW DIGESTS`): count, errors, time (total,
 //! mean, p99), rows, and where the statements ran. A `DashMap` keyed by the
-//! fingerprint's hash holds atomics, so recording takes a shard read lock and a few
-//! relaxed adds; a fingerprint's text is copied once, when first seen. The map is
-//! capped: once full, new fingerprints count under one `(other)` entry.
+//! fingerprint's hash holds shared entries of atomics, so recording a text statement
+//! takes a shard read lock and a few relaxed adds; a fingerprint's text is copied once,
+//! when first seen. A prepared statement keeps its entry ([`DigestRef`]) and records with
+//! no map read at all. The map is capped: once full, new fingerprints count under one
+//! `(other)` entry.
 
 use super::fingerprint::{fingerprint, hash};
 use crate::replication::latency::{LatencyHistogram, LatencySnapshot};
 use dashmap::DashMap;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Key of the entry that collects fingerprints beyond the cap.
 const OTHER: u64 = 0;
@@ -83,6 +86,15 @@ pub struct DigestRow {
     pub latency: LatencySnapshot,
 }
 
+/// A digest entry kept by its user (a prepared statement), so each execution records
+/// without a map read. It holds while the table is the one it came from: `TRUNCATE
+/// DIGESTS` starts a new generation, and a kept entry of an older one is looked up again.
+#[derive(Debug, Clone)]
+pub struct DigestRef {
+    generation: u64,
+    stats: Arc<DigestStats>,
+}
+
 /// Keys are fingerprint hashes already: the map uses them as they are.
 #[derive(Debug, Default, Clone, Copy)]
 struct KeyHasher(u64);
@@ -106,7 +118,9 @@ type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
 /// The digest table.
 #[derive(Debug)]
 pub struct Digests {
-    map: DashMap<u64, DigestStats, KeyHash>,
+    map: DashMap<u64, Arc<DigestStats>, KeyHash>,
+    /// Bumped after each `clear`: kept entries ([`DigestRef`]) of an older one are stale.
+    generation: AtomicU64,
     /// Recording on (`[admin] digests`).
     pub enabled: AtomicBool,
     /// Most fingerprints kept (`[admin] max_digests`).
@@ -117,6 +131,7 @@ impl Default for Digests {
     fn default() -> Self {
         Digests {
             map: DashMap::with_hasher(KeyHash::default()),
+            generation: AtomicU64::new(0),
             enabled: AtomicBool::new(true),
             max: AtomicUsize::new(2000),
         }
@@ -128,18 +143,9 @@ thread_local! {
 }
 
 impl Digests {
-    /// The key of `sql`'s fingerprint, creating its entry if needed; None when
-    /// recording is off.
-    pub fn key(&self, sql: &[u8]) -> Option<u64> {
-        self.key_then(sql, |_| ()).map(|(k, _)| k)
-    }
-
-    /// Fingerprints `sql` and, when its entry exists already (the common case: one
-    /// map read in all), calls `f` with it. Returns the key and whether `f` ran.
-    fn key_then(&self, sql: &[u8], f: impl FnOnce(&DigestStats)) -> Option<(u64, bool)> {
-        if !self.enabled.load(Ordering::Relaxed) {
-            return None;
-        }
+    /// The entry of `sql`'s fingerprint, created if needed (or `(other)` once the map
+    /// is full).
+    fn entry(&self, sql: &[u8]) -> Arc<DigestStats> {
         BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             fingerprint(sql, &mut buf);
@@ -148,37 +154,46 @@ impl Digests {
                 key = 1;
             }
             if let Some(d) = self.map.get(&key) {
-                f(&d);
-                return Some((key, true));
+                return Arc::clone(&d);
             }
-            if self.map.len() >= self.max.load(Ordering::Relaxed) {
-                self.map.entry(OTHER).or_insert_with(|| DigestStats {
-                    text: "(other)".into(),
+            let (key, text) = if self.map.len() >= self.max.load(Ordering::Relaxed) {
+                (OTHER, "(other)".to_owned())
+            } else {
+                (key, String::from_utf8_lossy(&buf).into_owned())
+            };
+            let d = self.map.entry(key).or_insert_with(|| {
+                Arc::new(DigestStats {
+                    text,
                     ..Default::default()
-                });
-                return Some((OTHER, false));
-            }
-            let text = String::from_utf8_lossy(&buf).into_owned();
-            self.map.entry(key).or_insert_with(|| DigestStats {
-                text,
-                ..Default::default()
+                })
             });
-            Some((key, false))
+            Arc::clone(&d)
         })
     }
 
-    /// Records one execution of the statement whose key is `key`.
-    pub fn record(&self, key: u64, e: Execution) {
-        if let Some(d) = self.map.get(&key) {
-            d.add(e);
+    /// Records one execution of `sql` (text protocol): a fingerprint pass and one map
+    /// read.
+    pub fn record_sql(&self, sql: &[u8], e: Execution) {
+        if self.enabled.load(Ordering::Relaxed) {
+            self.entry(sql).add(e);
         }
     }
 
-    /// Records one execution of `sql` (text protocol).
-    pub fn record_sql(&self, sql: &[u8], e: Execution) {
-        // First sight: the entry was just made (or this went to "(other)").
-        if let Some((key, false)) = self.key_then(sql, |d| d.add(e)) {
-            self.record(key, e);
+    /// Records one execution of the prepared statement `sql` whose entry `kept` holds:
+    /// through it when it is of this table's generation, else after looking it up
+    /// (and keeping it) again.
+    pub fn record_kept(&self, kept: &mut Option<DigestRef>, sql: &[u8], e: Execution) {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        match kept {
+            Some(k) if k.generation == generation => k.stats.add(e),
+            _ => {
+                let stats = self.entry(sql);
+                stats.add(e);
+                *kept = Some(DigestRef { generation, stats });
+            }
         }
     }
 
@@ -204,9 +219,14 @@ impl Digests {
         rows
     }
 
-    /// Forgets every fingerprint.
+    /// Forgets every fingerprint; entries kept by prepared statements are looked up
+    /// again at their next execution.
     pub fn clear(&self) {
+        // Cleared first: whoever reads the new generation finds only new entries. An
+        // entry kept under the old one may take a last execution meanwhile, like any
+        // record that races the clear.
         self.map.clear();
+        self.generation.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -246,6 +266,28 @@ mod tests {
             .iter()
             .any(|r| r.text == "(other)" && r.count == 1));
         d.enabled.store(false, Ordering::Relaxed);
-        assert_eq!(d.key(b"SELECT 1"), None);
+        d.record_sql(b"SELECT 1", ex(1, false));
+        assert!(d.top(10).iter().all(|r| r.text != "select ?"));
+    }
+
+    #[test]
+    fn a_kept_entry_records_until_the_table_is_cleared_then_is_renewed() {
+        let d = Digests::default();
+        let sql = b"SELECT v FROM r WHERE id = ?";
+        let mut kept = None;
+        d.record_kept(&mut kept, sql, ex(10, false));
+        d.record_kept(&mut kept, sql, ex(10, false));
+        assert_eq!(d.top(10)[0].count, 2);
+        d.clear();
+        d.record_kept(&mut kept, sql, ex(10, false));
+        let top = d.top(10);
+        assert_eq!(top.len(), 1);
+        assert_eq!(
+            (top[0].text.as_str(), top[0].count),
+            ("select v from r where id = ?", 1)
+        );
+        d.enabled.store(false, Ordering::Relaxed);
+        d.record_kept(&mut kept, sql, ex(10, false));
+        assert_eq!(d.top(10)[0].count, 1);
     }
 }

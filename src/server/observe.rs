@@ -1,7 +1,8 @@
 //! What the admin side learns from each completed request: how it is counted on its
 //! backend (read or write), routing counts by reason, statement digests, failed
 //! statements, and the slow-statement log. Called once per request where its backend
-//! is known (`dispatch`), it stays cheap: atomics, one fingerprint pass, one map read.
+//! is known (`dispatch`), it stays cheap: atomics, and for a text statement one
+//! fingerprint pass and one map read (a prepared statement keeps its digest entry).
 
 use super::forward::Request;
 use super::session::Session;
@@ -56,14 +57,7 @@ impl Session {
         };
         match command {
             COM_QUERY => proxy.digests.record_sql(rest, e),
-            COM_STMT_EXECUTE => {
-                let key = rest
-                    .get(..4)
-                    .and_then(|id| self.stmts.digest(id, &proxy.digests));
-                if let Some(key) = key {
-                    proxy.digests.record(key, e);
-                }
-            }
+            COM_STMT_EXECUTE => self.stmts.record_digest(rest, &proxy.digests, e),
             _ => {}
         }
         let slow_ms = proxy.slow_ms.load(Ordering::Relaxed);

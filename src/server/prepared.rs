@@ -52,8 +52,8 @@ pub(crate) struct Prepared {
     cursor: bool,
     /// Backend of the last execute.
     last: Option<Arc<str>>,
-    /// Its digest key, once an execute was recorded (`SHOW DIGESTS`).
-    digest: Option<u64>,
+    /// Its digest entry, once an execute was recorded (`SHOW DIGESTS`).
+    digest: Option<crate::admin::digest::DigestRef>,
 }
 
 /// The session's prepared statements, by the id the client was given.
@@ -110,19 +110,23 @@ impl Statements {
         self.by_id_bytes(id).and_then(|p| p.sql.get(1..))
     }
 
-    /// Digest key of the statement whose little-endian id is `id`, fingerprinted once.
-    pub(crate) fn digest(
+    /// Records an execution of the statement whose little-endian id is `id` under its
+    /// digest, which the statement keeps (fingerprinted once per digest table).
+    pub(crate) fn record_digest(
         &mut self,
         id: &[u8],
         digests: &crate::admin::digest::Digests,
-    ) -> Option<u64> {
-        let id = u32::from_le_bytes(id.get(..4)?.try_into().ok()?);
-        let id = self.resolve(id);
-        let p = self.map.get_mut(&id)?;
-        if p.digest.is_none() {
-            p.digest = digests.key(p.sql.get(1..)?);
+        e: crate::admin::digest::Execution,
+    ) {
+        let Some(id) = id.get(..4).and_then(|b| b.try_into().ok()) else {
+            return;
+        };
+        let id = self.resolve(u32::from_le_bytes(id));
+        if let Some(p) = self.map.get_mut(&id) {
+            if let Some(sql) = p.sql.get(1..) {
+                digests.record_kept(&mut p.digest, sql, e);
+            }
         }
-        p.digest
     }
 }
 

@@ -134,6 +134,38 @@ async fn show_commands_report_traffic() {
     c.disconnect().await.unwrap();
 }
 
+/// A prepared statement's executions count under its digest again after `TRUNCATE
+/// DIGESTS`: the statement's cached entry is renewed, not kept pointing at the old table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_statement_digests_count_again_after_truncate() {
+    let db = setup("adm_digest_ps").await;
+    let p = inproc_proxy(|t| t).await;
+    let mut c = mysql_async::Conn::new(opts(p.port, &db)).await.unwrap();
+    let stmt = c.prep("SELECT v FROM t WHERE id = ?").await.unwrap();
+    let count = |out: &str| {
+        table(out)
+            .iter()
+            .find(|d| d["digest_text"] == "select v from t where id = ?")
+            .map(|d| num(d, "count"))
+    };
+    for i in 1..=3 {
+        let v: Option<i64> = c.exec_first(&stmt, (i,)).await.unwrap();
+        assert_eq!(v, Some(i));
+    }
+    // A later statement's answer means the executes before it were recorded.
+    c.query_drop("DO 1").await.unwrap();
+    assert_eq!(count(&admin(p.admin_port, "SHOW DIGESTS")), Some(3));
+    admin(p.admin_port, "TRUNCATE DIGESTS");
+    assert_eq!(count(&admin(p.admin_port, "SHOW DIGESTS")), None);
+    for i in 4..=5 {
+        let v: Option<i64> = c.exec_first(&stmt, (i,)).await.unwrap();
+        assert_eq!(v, Some(i));
+    }
+    c.query_drop("DO 1").await.unwrap();
+    assert_eq!(count(&admin(p.admin_port, "SHOW DIGESTS")), Some(2));
+    c.disconnect().await.unwrap();
+}
+
 /// `rwproxy status` prints the backends table of a running proxy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_prints_the_backends() {
