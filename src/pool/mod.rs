@@ -229,8 +229,8 @@ impl Pool {
         want: Want<'_>,
         limits: Limits,
     ) -> Result<Box<BackendConn>, PoolError> {
-        let started = tokio::time::Instant::now();
-        let mut queued: Option<slot::Queued> = None;
+        // The place in the queue and when it was taken (the clock is read only then).
+        let mut queued: Option<(slot::Queued, tokio::time::Instant)> = None;
         loop {
             // Once queued, the wakeup is registered before the look below: a connection
             // parked or a slot freed after the look then wakes this checkout itself. (A
@@ -277,18 +277,18 @@ impl Pool {
             if self.close_one_idle(backend) {
                 continue;
             }
-            if queued.is_none() {
-                queued = slot::Queued::join(backend, limits.max_queued);
-                if queued.is_none() {
-                    return Err(full(backend, started));
-                }
+            let Some((_, started)) = queued else {
+                let Some(place) = slot::Queued::join(backend, limits.max_queued) else {
+                    return Err(full(backend, None));
+                };
+                queued = Some((place, tokio::time::Instant::now()));
                 // A connection parked before the join saw no queue and woke no one:
                 // look again, registered for the wakeup.
                 continue;
-            }
+            };
             let left = limits.queue.saturating_sub(started.elapsed());
             if tokio::time::timeout(left, freed).await.is_err() {
-                return Err(full(backend, started));
+                return Err(full(backend, Some(started)));
             }
         }
     }
@@ -460,15 +460,16 @@ async fn resync(mut conn: Box<BackendConn>, want: Want<'_>) -> Option<Box<Backen
     Some(conn)
 }
 
-/// The queue error for `backend`.
-fn full(backend: &Arc<Backend>, started: tokio::time::Instant) -> PoolError {
+/// The queue error for `backend`: its queue is full (`started` None), or the wait that
+/// began at `started` timed out.
+fn full(backend: &Arc<Backend>, started: Option<tokio::time::Instant>) -> PoolError {
     backend
         .queue_timeouts
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     PoolError::Full {
         backend: backend.name.to_string(),
         max: backend.max_conns.load(std::sync::atomic::Ordering::Relaxed),
-        waited_ms: started.elapsed().as_millis() as u64,
+        waited_ms: started.map_or(0, |s| s.elapsed().as_millis() as u64),
     }
 }
 
