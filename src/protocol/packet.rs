@@ -278,11 +278,22 @@ async fn bounded<F: Future<Output = Result<(), ProtocolError>>>(
     if let Poll::Ready(done) = first {
         return done;
     }
-    tokio::select! {
-        biased;
-        done = &mut io => done,
-        _ = timer.arm(limit) => Err(expired),
-    }
+    // That poll left this task's waker with `io`, so `io` is polled again only once
+    // the task is woken (a poll now would find the socket as empty as it just was).
+    let mut sleep = timer.arm(limit);
+    let mut woken = false;
+    // None: the timer fired first.
+    let done = std::future::poll_fn(|cx| {
+        if woken {
+            if let Poll::Ready(done) = io.as_mut().poll(cx) {
+                return Poll::Ready(Some(done));
+            }
+        }
+        woken = true;
+        sleep.as_mut().poll(cx).map(|()| None)
+    })
+    .await;
+    done.unwrap_or(Err(expired))
 }
 
 /// The deadline of a connection's reads (and of a request the peer does not take),
