@@ -143,9 +143,10 @@ thread_local! {
 }
 
 impl Digests {
-    /// The entry of `sql`'s fingerprint, created if needed (or `(other)` once the map
-    /// is full).
-    fn entry(&self, sql: &[u8]) -> Arc<DigestStats> {
+    /// Calls `f` with the entry of `sql`'s fingerprint, created if needed (or
+    /// `(other)` once the map is full), while the map holds it: no reference count is
+    /// taken unless `f` takes one.
+    fn with_entry<R>(&self, sql: &[u8], f: impl FnOnce(&Arc<DigestStats>) -> R) -> R {
         BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             fingerprint(sql, &mut buf);
@@ -154,7 +155,7 @@ impl Digests {
                 key = 1;
             }
             if let Some(d) = self.map.get(&key) {
-                return Arc::clone(&d);
+                return f(&d);
             }
             let (key, text) = if self.map.len() >= self.max.load(Ordering::Relaxed) {
                 (OTHER, "(other)".to_owned())
@@ -167,7 +168,7 @@ impl Digests {
                     ..Default::default()
                 })
             });
-            Arc::clone(&d)
+            f(&d)
         })
     }
 
@@ -175,7 +176,7 @@ impl Digests {
     /// read.
     pub fn record_sql(&self, sql: &[u8], e: Execution) {
         if self.enabled.load(Ordering::Relaxed) {
-            self.entry(sql).add(e);
+            self.with_entry(sql, |d| d.add(e));
         }
     }
 
@@ -190,8 +191,10 @@ impl Digests {
         match kept {
             Some(k) if k.generation == generation => k.stats.add(e),
             _ => {
-                let stats = self.entry(sql);
-                stats.add(e);
+                let stats = self.with_entry(sql, |d| {
+                    d.add(e);
+                    Arc::clone(d)
+                });
                 *kept = Some(DigestRef { generation, stats });
             }
         }
