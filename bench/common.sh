@@ -125,11 +125,13 @@ cpu_ticks() {
 
 # CPU ticks (utime + stime) of the pids "$1" together; a pid that is gone counts 0.
 cpu_ticks_sum() {
-    local p t=0 u s
+    local p t=0 stat rest
     for p in $1; do
-        [ -r "/proc/$p/stat" ] || continue
-        read -r u s <<<"$(cpu_split "$p")"
-        t=$((t + u + s))
+        stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        rest=${stat##*) }
+        # shellcheck disable=SC2086
+        set -- $rest
+        t=$((t + ${12} + ${13}))
     done
     echo "$t"
 }
