@@ -206,10 +206,8 @@ impl Session {
                         continue;
                     }
                     // A command that is waiting already is read without polling the
-                    // cancellation (a poll takes its lock). The flag keeps a KILL or
-                    // shutdown that came before this point ahead of any further
-                    // command; one that comes during the wait races the client's next
-                    // command, as it would on a server.
+                    // cancellation (a poll takes its lock); the flag still puts a
+                    // cancellation before any further command.
                     p = self.client.read_packet(0, self.max_packet), if !self.handle.cancel.is_cancelled() => p,
                     _ = &mut cancelled => {
                         let killed = self.handle.killed.load(std::sync::atomic::Ordering::SeqCst);
