@@ -205,10 +205,6 @@ impl Session {
                         self.park_if_free();
                         continue;
                     }
-                    // A command that is waiting already is read without polling the
-                    // cancellation (a poll takes its lock); the flag still puts a
-                    // cancellation before any further command.
-                    p = self.client.read_packet(0, self.max_packet), if !self.handle.cancel.is_cancelled() => p,
                     _ = &mut cancelled => {
                         let killed = self.handle.killed.load(std::sync::atomic::Ordering::SeqCst);
                         if killed || !self.state.in_transaction() {
@@ -218,6 +214,7 @@ impl Session {
                         drain_until = Some(tokio::time::Instant::now() + Duration::from_millis(ms));
                         continue;
                     }
+                    p = self.client.read_packet(0, self.max_packet) => p,
                 },
                 Some(deadline) => tokio::select! {
                     biased;
