@@ -106,14 +106,19 @@ sql() {
         -p"$SB_PASSWORD" -N -B -e "$2"
 }
 
-# CPU ticks of pid $1 (all threads), from /proc/<pid>/stat after "(comm)": "utime stime".
-cpu_split() {
-    local stat rest
-    stat=$(cat "/proc/$1/stat") || die "process $1 is gone"
-    rest=${stat##*) }
+# "utime stime" from the text of a /proc/<pid>/stat (the fields after "(comm)").
+stat_ticks() {
+    local rest=${1##*) }
     # shellcheck disable=SC2086
     set -- $rest
     echo "${12} ${13}"
+}
+
+# CPU ticks of pid $1 (all threads): "utime stime".
+cpu_split() {
+    local stat
+    stat=$(cat "/proc/$1/stat") || die "process $1 is gone"
+    stat_ticks "$stat"
 }
 
 # CPU ticks (utime + stime, all threads) of pid $1.
@@ -125,13 +130,11 @@ cpu_ticks() {
 
 # CPU ticks (utime + stime) of the pids "$1" together; a pid that is gone counts 0.
 cpu_ticks_sum() {
-    local p t=0 stat rest
+    local p t=0 stat u s
     for p in $1; do
         stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        rest=${stat##*) }
-        # shellcheck disable=SC2086
-        set -- $rest
-        t=$((t + ${12} + ${13}))
+        read -r u s <<<"$(stat_ticks "$stat")"
+        t=$((t + u + s))
     done
     echo "$t"
 }

@@ -65,7 +65,8 @@ pub(crate) struct Statements {
     next_id: u32,
     /// Set whenever a statement takes long data or a cursor, cleared by a `pinned` that
     /// finds none: sessions that never use them (nearly all) never walk the map.
-    // Atomic only to keep the session `Send`; one task owns it.
+    // Atomic, not `Cell`: futures that hold `&Session` across an await must be `Send`,
+    // so the session must be `Sync`. One task owns it.
     maybe_pinned: std::sync::atomic::AtomicBool,
 }
 
@@ -101,8 +102,12 @@ impl Statements {
     }
 
     fn by_id_bytes(&self, id: &[u8]) -> Option<&Prepared> {
-        let id = u32::from_le_bytes(id.get(..4)?.try_into().ok()?);
-        self.map.get(&self.resolve(id))
+        self.map.get(&self.id_of(id)?)
+    }
+
+    /// The statement id in the little-endian bytes `id`, resolved.
+    fn id_of(&self, id: &[u8]) -> Option<u32> {
+        Some(self.resolve(u32::from_le_bytes(id.get(..4)?.try_into().ok()?)))
     }
 
     /// SQL text of the statement whose little-endian id is `id`.
@@ -118,14 +123,11 @@ impl Statements {
         digests: &crate::admin::digest::Digests,
         e: crate::admin::digest::Execution,
     ) {
-        let Some(id) = id.get(..4).and_then(|b| b.try_into().ok()) else {
+        let Some(p) = self.id_of(id).and_then(|id| self.map.get_mut(&id)) else {
             return;
         };
-        let id = self.resolve(u32::from_le_bytes(id));
-        if let Some(p) = self.map.get_mut(&id) {
-            if let Some(sql) = p.sql.get(1..) {
-                digests.record_kept(&mut p.digest, sql, e);
-            }
+        if let Some(sql) = p.sql.get(1..) {
+            digests.record_kept(&mut p.digest, sql, e);
         }
     }
 }
