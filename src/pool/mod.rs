@@ -199,13 +199,36 @@ impl Limits {
     }
 }
 
+/// The idle connections of one pool key. A session keeps the lists of its keys (see
+/// [`Pool::list`]), so its checkout and park on every multiplexed statement take this
+/// list's lock alone: no hashing of the key, no lookup, no lock shared by all keys (and,
+/// with `[proxy] workers`, none shared between workers, whose keys differ).
+#[derive(Debug)]
+pub struct IdleList {
+    key: PoolKey,
+    // Boxed: a connection (336 bytes) moves in and out of this list and through the
+    // session's futures on every multiplexed statement; a box makes each move a pointer.
+    #[allow(clippy::vec_box)]
+    conns: Mutex<Vec<Box<BackendConn>>>,
+}
+
+impl IdleList {
+    /// The key of the connections it holds.
+    pub fn key(&self) -> &PoolKey {
+        &self.key
+    }
+
+    #[allow(clippy::vec_box)]
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Box<BackendConn>>> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The idle pool.
 #[derive(Debug, Default)]
 pub struct Pool {
-    // Boxed: a connection (336 bytes) moves in and out of these lists and through the
-    // session's futures on every multiplexed statement; a box makes each move a pointer.
-    #[allow(clippy::vec_box)]
-    idle: Mutex<FxHashMap<PoolKey, Vec<Box<BackendConn>>>>,
+    /// The idle list of every key seen. Lock order: this map, then a list.
+    lists: Mutex<FxHashMap<PoolKey, Arc<IdleList>>>,
     /// `[proxy] backend_tls`, built; None = plaintext.
     tls: arc_swap::ArcSwapOption<tls::BackendTls>,
     /// Whether `tls` is set: read on every park, where the flag is cheaper than a load.
@@ -224,7 +247,7 @@ impl Pool {
     pub async fn checkout(
         &self,
         backend: &Arc<Backend>,
-        key: &PoolKey,
+        list: &IdleList,
         login: &login::Login,
         want: Want<'_>,
         limits: Limits,
@@ -242,7 +265,7 @@ impl Pool {
             if queued.is_some() {
                 freed.as_mut().enable();
             }
-            while let Some(conn) = self.take_idle(key, want.fp) {
+            while let Some(conn) = take_idle(list, want.fp) {
                 // A config reload replaced the backend of this name (new address), or
                 // the server closed it while it sat idle (wait_timeout, restart).
                 if !Arc::ptr_eq(&conn.backend, backend) || !liveness::usable(&conn, Instant::now())
@@ -259,7 +282,7 @@ impl Pool {
                 }
             }
             if let Some(slot) = slot::Slot::try_take(backend) {
-                let (b, k) = (backend.clone(), key.clone());
+                let (b, k) = (backend.clone(), list.key.clone());
                 let tls = self.tls.load_full();
                 let schema = want.schema;
                 return BackendConn::connect(
@@ -300,33 +323,46 @@ impl Pool {
         self.tls.store(tls);
     }
 
-    /// The most recently returned idle connection for `key`, or one of the latest
-    /// whose fingerprint is `fp`.
-    fn take_idle(&self, key: &PoolKey, fp: u64) -> Option<Box<BackendConn>> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.get_mut(key)?;
-        let n = list.len();
-        let i = (n.saturating_sub(MATCH_SCAN)..n)
-            .rev()
-            .find(|&i| list[i].fp == fp)
-            .unwrap_or(n.checked_sub(1)?);
-        Some(list.swap_remove(i))
+    /// The idle list of `key`, made the first time the key is seen.
+    pub fn list(&self, key: &PoolKey) -> Arc<IdleList> {
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(list) = lists.get(key) {
+            return list.clone();
+        }
+        let list = Arc::new(IdleList {
+            key: key.clone(),
+            conns: Mutex::default(),
+        });
+        lists.insert(key.clone(), list.clone());
+        list
     }
 
     /// Closes one idle connection to `backend` (the oldest of some key); false if none.
     fn close_one_idle(&self, backend: &Arc<Backend>) -> bool {
         let victim = {
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            idle.values_mut()
-                .find(|l| l.first().is_some_and(|c| Arc::ptr_eq(&c.backend, backend)))
-                .map(|l| l.remove(0))
+            let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+            lists.values().find_map(|l| {
+                let mut conns = l.lock();
+                let theirs = conns
+                    .first()
+                    .is_some_and(|c| Arc::ptr_eq(&c.backend, backend));
+                theirs.then(|| conns.remove(0))
+            })
         };
         victim.is_some()
     }
 
     /// Puts a connection back as it is, its session state kept (multiplexing: the
-    /// next session with the same fingerprint uses it without a replay).
-    pub fn park(&self, mut conn: Box<BackendConn>) {
+    /// next session with the same fingerprint uses it without a replay). Looks its
+    /// list up by key; a session parks into the list it keeps with [`Pool::park_in`].
+    pub fn park(&self, conn: Box<BackendConn>) {
+        let list = self.list(&conn.key);
+        self.park_in(&list, conn);
+    }
+
+    /// [`Pool::park`] into `list`, which must be the list of `conn.key`.
+    pub fn park_in(&self, list: &IdleList, mut conn: Box<BackendConn>) {
+        debug_assert!(list.key == conn.key);
         if !self.wanted(&conn) || !conn.reusable {
             return;
         }
@@ -335,12 +371,7 @@ impl Pool {
         let backend = conn.backend.clone();
         let stale;
         {
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            // The key is cloned only the first time it is seen.
-            let list = match idle.get_mut(&conn.key) {
-                Some(list) => list,
-                None => idle.entry(conn.key.clone()).or_default(),
-            };
+            let mut list = list.lock();
             if list.len() >= MAX_IDLE_PER_KEY {
                 return;
             }
@@ -422,26 +453,54 @@ impl Pool {
 
     /// Number of idle connections (all keys).
     pub fn idle_count(&self) -> usize {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.values().map(Vec::len).sum()
+        let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        lists.values().map(|l| l.lock().len()).sum()
     }
 
     /// Idle connections per backend (the admin port's `conn_idle`); counts only those
     /// to `backend` itself, not to a backend of the same name a reload replaced.
     pub fn idle_of(&self, backend: &Arc<Backend>) -> usize {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.values()
-            .flatten()
-            .filter(|c| Arc::ptr_eq(&c.backend, backend))
-            .count()
+        let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        lists
+            .values()
+            .map(|l| {
+                l.lock()
+                    .iter()
+                    .filter(|c| Arc::ptr_eq(&c.backend, backend))
+                    .count()
+            })
+            .sum()
     }
 
     /// Closes the idle connections to backends named `name` (taken offline, removed or
-    /// replaced by a reload).
+    /// replaced by a reload). Lists no session keeps any more go too.
     pub fn close_idle(&self, name: &str) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.retain(|k, _| &*k.backend != name);
+        let mut closed = Vec::new();
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        lists.retain(|k, l| {
+            if &*k.backend != name {
+                return true;
+            }
+            closed.append(&mut l.lock());
+            // Only the map holds it: no session can park into it.
+            Arc::strong_count(l) > 1
+        });
+        drop(lists);
+        // Closed (dropped) outside the locks.
+        drop(closed);
     }
+}
+
+/// The most recently returned idle connection in `list`, or one of the latest whose
+/// fingerprint is `fp`.
+fn take_idle(list: &IdleList, fp: u64) -> Option<Box<BackendConn>> {
+    let mut list = list.lock();
+    let n = list.len();
+    let i = (n.saturating_sub(MATCH_SCAN)..n)
+        .rev()
+        .find(|&i| list[i].fp == fp)
+        .unwrap_or(n.checked_sub(1)?);
+    Some(list.swap_remove(i))
 }
 
 /// Brings an idle connection with another session's state back to a clean state in
@@ -499,5 +558,26 @@ mod tests {
         assert_ne!(a, key("replica2", "app", 0));
         assert_ne!(a, key("replica1", "bob", 0));
         assert_ne!(a, key("replica1", "app", 1));
+    }
+
+    #[test]
+    fn a_key_keeps_one_list_until_no_session_keeps_it_and_its_backend_is_closed() {
+        let pool = super::Pool::default();
+        let kept = pool.list(&key("replica1", "app", 0));
+        // Equal keys made apart share the list.
+        assert!(std::sync::Arc::ptr_eq(
+            &kept,
+            &pool.list(&key("replica1", "app", 0))
+        ));
+        let unkept = std::sync::Arc::downgrade(&pool.list(&key("replica1", "bob", 0)));
+        let other = std::sync::Arc::downgrade(&pool.list(&key("replica2", "bob", 0)));
+        pool.close_idle("replica1");
+        // A list a session keeps stays the key's list: its parks must stay countable.
+        assert!(std::sync::Arc::ptr_eq(
+            &kept,
+            &pool.list(&key("replica1", "app", 0))
+        ));
+        assert!(unkept.upgrade().is_none(), "nobody keeps it: gone");
+        assert!(other.upgrade().is_some(), "another backend's list stays");
     }
 }

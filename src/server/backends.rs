@@ -78,7 +78,7 @@ impl Session {
                 let mut conn = self
                     .proxy
                     .pool
-                    .checkout(backend, &self.pool_keys[key], &self.login, want, limits)
+                    .checkout(backend, &self.pool_lists[key].1, &self.login, want, limits)
                     .await
                     .inspect_err(|_| backend.count_error())?;
                 // Equal fingerprints: the connection has this session's settings already.
@@ -117,21 +117,25 @@ impl Session {
         Ok(idx)
     }
 
-    /// Index in `self.pool_keys` of the key of this session's connections to `backend`,
-    /// made the first time: a multiplexed session checks out on every statement, and
-    /// building the key each time cost two shared reference counts.
+    /// Index in `self.pool_lists` of the idle list of this session's connections to
+    /// `backend`, looked up the first time: a multiplexed session checks out and parks
+    /// on every statement, and building the key and looking it up each time cost two
+    /// shared reference counts, a hash of the names and the pool-wide lock.
     fn pool_key(&mut self, backend: &Arc<Backend>) -> usize {
-        let known = self.pool_keys.iter().position(|k| {
-            Arc::ptr_eq(&k.backend, &backend.name) && Arc::ptr_eq(&k.user, &self.pool_user)
-        });
+        // The list's own key may hold other copies of the names (the first session to
+        // use the key made it): the backend's name it was looked up for is kept.
+        let known = self
+            .pool_lists
+            .iter()
+            .position(|(name, _)| Arc::ptr_eq(name, &backend.name));
         if let Some(i) = known {
             return i;
         }
-        // Keys of backends a reload replaced linger until the list is full.
-        if self.pool_keys.len() >= MAX_POOL_KEYS {
-            self.pool_keys.clear();
+        // Lists of backends a reload replaced linger until the list is full.
+        if self.pool_lists.len() >= MAX_POOL_KEYS {
+            self.pool_lists.clear();
         }
-        self.pool_keys.push(PoolKey {
+        let key = PoolKey {
             backend: backend.name.clone(),
             user: self.pool_user.clone(),
             // Always with session tracking: OKs then report what a write committed
@@ -141,8 +145,10 @@ impl Session {
             ext_caps: self.ext_caps,
             charset: self.charset,
             worker: super::workers::current(),
-        });
-        self.pool_keys.len() - 1
+        };
+        let list = self.proxy.pool.list(&key);
+        self.pool_lists.push((backend.name.clone(), list));
+        self.pool_lists.len() - 1
     }
 
     /// Multiplexing: gives the session's connections back to the pool, their settings
@@ -161,7 +167,11 @@ impl Session {
             .unwrap_or_else(|e| e.into_inner());
         for c in self.conns.drain(..) {
             if serving.release(&c.backend, c.thread_id) {
-                self.proxy.pool.park(c);
+                // The list its checkout came from, unless its key changed since.
+                match self.pool_lists.iter().find(|(_, l)| *l.key() == c.key) {
+                    Some((_, list)) => self.proxy.pool.park_in(list, c),
+                    None => self.proxy.pool.park(c),
+                }
             }
         }
         // Nothing serves the session now (not even a connection dropped earlier).

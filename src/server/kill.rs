@@ -127,7 +127,13 @@ impl Session {
                 let mut conn = self
                     .proxy
                     .pool
-                    .checkout(&backend, &key, &self.login, want, limits)
+                    .checkout(
+                        &backend,
+                        &self.proxy.pool.list(&key),
+                        &self.login,
+                        want,
+                        limits,
+                    )
                     .await?;
                 let what = if query_only { "QUERY" } else { "CONNECTION" };
                 let r = conn.query(&format!("KILL {what} {thread}")).await;
@@ -230,7 +236,7 @@ impl Session {
         self.stmts = Default::default();
         self.pool_user = cu.user.as_str().into();
         // The charset may change too.
-        self.pool_keys.clear();
+        self.pool_lists.clear();
         self.login = Login {
             user: cu.user.clone(),
             credential,

@@ -61,8 +61,10 @@ pub struct Session {
     pub(crate) read_timeout: Option<Duration>,
     /// The login user, shared by the pool keys of its connections.
     pub(crate) pool_user: Arc<str>,
-    /// Pool keys of the session's connections, one per backend (see `pool_key`).
-    pub(crate) pool_keys: Vec<crate::pool::PoolKey>,
+    /// The idle lists of its connections' pool keys, one per backend, with the name
+    /// of the backend each was looked up for (see `pool_key`). Cleared when the user
+    /// changes.
+    pub(crate) pool_lists: Vec<(Arc<str>, Arc<crate::pool::IdleList>)>,
     /// `[proxy] multiplexing` when the session started.
     pub(crate) multiplexing: bool,
     /// Requests to come for which the session keeps its connections, because the last
@@ -119,7 +121,7 @@ impl Session {
             primary_reads: config.proxy.primary_reads,
             read_timeout: super::forward::read_limit(&config),
             pool_user: response.user.as_str().into(),
-            pool_keys: Vec::new(),
+            pool_lists: Vec::new(),
             multiplexing: config.proxy.multiplexing,
             hold: 0,
         };
