@@ -128,22 +128,29 @@ pub struct PoolKey {
     /// Collation id.
     pub charset: u8,
     /// The session worker that owns it (`server::workers::current`, 0 for the shared
-    /// runtime): a connection is registered with its worker's reactor, so it is only
-    /// handed to sessions on that worker and its I/O never wakes another thread.
+    /// runtime): a connection is registered with its worker's reactor, so it goes to
+    /// sessions on that worker, and its I/O does not wake another thread. Only at a
+    /// backend's `max_connections` does a session borrow one of another worker's.
     pub worker: u16,
 }
 
-/// Keys are compared on every park and checkout: the names are shared `Arc`s, so
-/// equal pointers settle it without comparing the text.
+/// Keys are compared on every park: the names are shared `Arc`s, so equal pointers
+/// settle it without comparing the text.
 impl PartialEq for PoolKey {
     fn eq(&self, o: &Self) -> bool {
+        self.worker == o.worker && self.eq_but_worker(o)
+    }
+}
+
+impl PoolKey {
+    /// Equal but for the worker: the connections of one key on different workers.
+    pub fn eq_but_worker(&self, o: &Self) -> bool {
         let same = |a: &std::sync::Arc<str>, b: &std::sync::Arc<str>| {
             std::sync::Arc::ptr_eq(a, b) || a == b
         };
         self.caps == o.caps
             && self.ext_caps == o.ext_caps
             && self.charset == o.charset
-            && self.worker == o.worker
             && same(&self.backend, &o.backend)
             && same(&self.user, &o.user)
     }
@@ -266,18 +273,7 @@ impl Pool {
                 freed.as_mut().enable();
             }
             while let Some(conn) = take_idle(list, want.fp) {
-                // A config reload replaced the backend of this name (new address), or
-                // the server closed it while it sat idle (wait_timeout, restart).
-                if !Arc::ptr_eq(&conn.backend, backend) || !liveness::usable(&conn, Instant::now())
-                {
-                    continue;
-                }
-                if conn.fp == want.fp {
-                    return Ok(conn);
-                }
-                // Bounded: a hung server must not hold the request in a reset.
-                let ready = tokio::time::timeout(limits.connect, resync(conn, want));
-                if let Ok(Some(conn)) = ready.await {
+                if let Some(conn) = ready(conn, backend, want, limits).await {
                     return Ok(conn);
                 }
             }
@@ -295,6 +291,14 @@ impl Pool {
                     tls.as_deref(),
                 )
                 .await;
+            }
+            // At the cap. An idle connection of this key that sessions on another
+            // worker left is used here rather than closed: its readiness then comes from
+            // that worker's reactor, and it goes back to that worker's list when parked.
+            while let Some(conn) = self.borrow_idle(list, want.fp) {
+                if let Some(conn) = ready(conn, backend, want, limits).await {
+                    return Ok(conn);
+                }
             }
             // Idle connections of other users hold slots: close one to make room.
             if self.close_one_idle(backend) {
@@ -335,6 +339,59 @@ impl Pool {
         });
         lists.insert(key.clone(), list.clone());
         list
+    }
+
+    /// An idle connection from the list of another worker's sessions with the same
+    /// key otherwise (see `take_idle`).
+    fn borrow_idle(&self, list: &IdleList, fp: u64) -> Option<Box<BackendConn>> {
+        let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        lists
+            .values()
+            .filter(|l| l.key.worker != list.key.worker && l.key.eq_but_worker(&list.key))
+            .find_map(|l| take_idle(l, fp))
+    }
+
+    /// Closes, in every list, the connections idle longer than `[proxy]
+    /// pool_idle_timeout_ms`. A park closes its own list's oldest when it expired; this
+    /// reaches the lists no statement parks into any more (those of another worker, or
+    /// of a user gone quiet).
+    pub fn sweep(&self, now: Instant) {
+        let ms = self
+            .idle_timeout_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if ms == 0 {
+            return;
+        }
+        let timeout = Duration::from_millis(ms);
+        let mut closed = Vec::new();
+        {
+            let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+            let expired = |c: &BackendConn| now.saturating_duration_since(c.idle_since) > timeout;
+            for l in lists.values() {
+                let mut conns = l.lock();
+                if conns.iter().any(|c| expired(c)) {
+                    // In order: the list's end is its most recently parked.
+                    let (old, kept) = conns.drain(..).partition(|c| expired(c));
+                    *conns = kept;
+                    closed.push(old);
+                }
+            }
+        }
+        // Closed (dropped) outside the locks.
+        drop(closed);
+    }
+
+    /// How often [`Pool::sweep`] should run: every half idle timeout, within 50 ms
+    /// and 1 s (1 s when there is no timeout, to notice one set by a reload).
+    pub fn sweep_period(&self) -> Duration {
+        let ms = self
+            .idle_timeout_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        match ms {
+            0 => Duration::from_secs(1),
+            ms => Duration::from_millis(ms / 2)
+                .clamp(Duration::from_millis(50), Duration::from_secs(1)),
+        }
     }
 
     /// Closes one idle connection to `backend` (the oldest of some key); false if none.
@@ -489,6 +546,27 @@ impl Pool {
         // Closed (dropped) outside the locks.
         drop(closed);
     }
+}
+
+/// `conn`, taken idle, made ready for `want`: None when it cannot serve (a reload
+/// replaced its backend, the server closed it while it sat idle, or a reset failed).
+async fn ready(
+    conn: Box<BackendConn>,
+    backend: &Arc<Backend>,
+    want: Want<'_>,
+    limits: Limits,
+) -> Option<Box<BackendConn>> {
+    if !Arc::ptr_eq(&conn.backend, backend) || !liveness::usable(&conn, Instant::now()) {
+        return None;
+    }
+    if conn.fp == want.fp {
+        return Some(conn);
+    }
+    // Bounded: a hung server must not hold the request in a reset.
+    tokio::time::timeout(limits.connect, resync(conn, want))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// The most recently returned idle connection in `list`, or one of the latest whose

@@ -30,6 +30,7 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
             }
         },
     };
+    let sweeper = tokio::spawn(sweep_idle(proxy.clone()));
     tokio::pin!(shutdown);
     proxy.listening.store(true, Ordering::Relaxed);
     loop {
@@ -123,8 +124,19 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
     // `[proxy] shutdown_timeout_ms`.
     stop.cancel();
     tracker.wait().await;
+    sweeper.abort();
     if let Some(w) = workers {
         w.stop();
+    }
+}
+
+/// Closes the pool's expired idle connections every half `[proxy]
+/// pool_idle_timeout_ms` (within 50 ms and 1 s), however the traffic falls on the
+/// pool's lists (see `Pool::sweep`).
+async fn sweep_idle(proxy: Arc<Proxy>) {
+    loop {
+        tokio::time::sleep(proxy.pool.sweep_period()).await;
+        proxy.pool.sweep(std::time::Instant::now());
     }
 }
 
