@@ -231,7 +231,14 @@ async fn a_crashed_primary_fails_writes_clearly_and_never_resends_them() {
 async fn a_request_a_hung_primary_stops_taking_fails_in_bounded_time() {
     let _serial = SERIAL.lock().await;
     let db = setup("fault_big_request").await;
-    let p = fast_proxy().await;
+    // The monitor must not see the hang first: a fast one marks the primary down while
+    // the proxy still reads and classifies the 32 MiB (about 0.3 s in a debug build),
+    // and the request then waits for a writer instead of going to the hung primary.
+    let p = slow_monitor_proxy(
+        "backend_read_timeout_ms = 500\nconnect_timeout_ms = 1000\nwrite_hold_ms = 1000\n",
+        |t| t,
+    )
+    .await;
     let mut c = mysql_async::Conn::new(opts(p.port, &db)).await.unwrap();
     c.query_drop("CREATE TABLE big (id INT PRIMARY KEY, b LONGBLOB)")
         .await

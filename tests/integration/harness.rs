@@ -370,6 +370,15 @@ pub async fn inproc_proxy_for(
         let _ = rx.await;
         stop_monitor.cancel();
     }));
+    // Serving (its session workers started), as `/health/ready` reports it.
+    let started = std::time::Instant::now();
+    while !proxy.listening.load(std::sync::atomic::Ordering::Relaxed) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the in-process proxy did not start serving"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     InProcProxy {
         port,
         admin_port,
