@@ -352,9 +352,8 @@ impl Pool {
     }
 
     /// Closes, in every list, the connections idle longer than `[proxy]
-    /// pool_idle_timeout_ms`. A park closes its own list's oldest when it expired; this
-    /// reaches the lists no statement parks into any more (those of another worker, or
-    /// of a user gone quiet).
+    /// pool_idle_timeout_ms`: a burst's extra connections, and the lists no statement
+    /// parks into any more (those of another worker, or of a user gone quiet).
     pub fn sweep(&self, now: Instant) {
         let ms = self
             .idle_timeout_ms
@@ -425,32 +424,17 @@ impl Pool {
         }
         conn.applied = 0;
         conn.idle_since = Instant::now();
-        let backend = conn.backend.clone();
-        let stale;
-        {
-            let mut list = list.lock();
-            if list.len() >= MAX_IDLE_PER_KEY {
-                return;
-            }
-            list.push(conn);
-            // The list's oldest connection (near its front) goes once it has been
-            // idle too long: a burst's extra connections close as traffic goes on.
-            let timeout = self
-                .idle_timeout_ms
-                .load(std::sync::atomic::Ordering::Relaxed);
-            let now = list[list.len() - 1].idle_since;
-            let expired = timeout > 0
-                && list.len() > 1
-                && now.saturating_duration_since(list[0].idle_since)
-                    > Duration::from_millis(timeout);
-            stale = expired.then(|| list.remove(0));
+        let mut list = list.lock();
+        if list.len() >= MAX_IDLE_PER_KEY {
+            return;
         }
-        // Closed (dropped) outside the lock.
-        drop(stale);
+        list.push(conn);
         // Only a queued checkout waits for this. One that joins the queue looks at the
         // idle lists again after joining (see `checkout`), so it finds this connection
         // there if it missed the wakeup: the push above and its look are ordered by the
-        // lock, and its join comes before its look.
+        // lock, and its join comes before its look. (Expired connections are closed by
+        // `sweep`.)
+        let backend = &list[list.len() - 1].backend;
         if backend.queued.load(std::sync::atomic::Ordering::Acquire) > 0 {
             backend.freed.notify_one();
         }

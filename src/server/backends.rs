@@ -69,7 +69,7 @@ impl Session {
         {
             Some(i) => i,
             None => {
-                let key = self.pool_key(backend);
+                let list = self.pool_list(backend);
                 let limits = Limits::from_config(&self.proxy.config.load().proxy);
                 let want = Want {
                     schema: self.state.initial_schema.as_deref(),
@@ -78,7 +78,7 @@ impl Session {
                 let mut conn = self
                     .proxy
                     .pool
-                    .checkout(backend, &self.pool_lists[key].1, &self.login, want, limits)
+                    .checkout(backend, &self.pool_lists[list].1, &self.login, want, limits)
                     .await
                     .inspect_err(|_| backend.count_error())?;
                 // Equal fingerprints: the connection has this session's settings already.
@@ -121,7 +121,7 @@ impl Session {
     /// `backend`, looked up the first time: a multiplexed session checks out and parks
     /// on every statement, and building the key and looking it up each time cost two
     /// shared reference counts, a hash of the names and the pool-wide lock.
-    fn pool_key(&mut self, backend: &Arc<Backend>) -> usize {
+    fn pool_list(&mut self, backend: &Arc<Backend>) -> usize {
         // The list's own key may hold other copies of the names (the first session to
         // use the key made it): the backend's name it was looked up for is kept.
         let known = self

@@ -62,7 +62,7 @@ pub struct Session {
     /// The login user, shared by the pool keys of its connections.
     pub(crate) pool_user: Arc<str>,
     /// The idle lists of its connections' pool keys, one per backend, with the name
-    /// of the backend each was looked up for (see `pool_key`). Cleared when the user
+    /// of the backend each was looked up for (see `pool_list`). Cleared when the user
     /// changes.
     pub(crate) pool_lists: Vec<(Arc<str>, Arc<crate::pool::IdleList>)>,
     /// `[proxy] multiplexing` when the session started.
