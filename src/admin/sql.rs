@@ -84,6 +84,7 @@ async fn session(
     tracing::info!(%peer, id, %user, "admin connected");
     let mut conn = authed.conn;
     let caps = authed.caps;
+    let ext_caps = authed.ext_caps;
     conn.write_packet(authed.seq, &ok_packet(SERVER_STATUS_AUTOCOMMIT, caps));
     if conn.flush().await.is_err() {
         return;
@@ -112,9 +113,15 @@ async fn session(
             )),
         };
         let field_list = p.payload.first() == Some(&COM_FIELD_LIST);
-        if send(&mut conn, p.seq.wrapping_add(1), caps, reply, field_list)
-            .await
-            .is_err()
+        if send(
+            &mut conn,
+            p.seq.wrapping_add(1),
+            (caps, ext_caps),
+            reply,
+            field_list,
+        )
+        .await
+        .is_err()
         {
             break;
         }
@@ -154,7 +161,7 @@ fn ok_with_info(affected: u64, info: &str, caps: u32) -> BytesMut {
 async fn send(
     conn: &mut PacketConn<ClientStream>,
     seq: u8,
-    caps: u32,
+    (caps, ext_caps): (u32, u32),
     reply: Reply,
     field_list: bool,
 ) -> Result<(), crate::protocol::ProtocolError> {
@@ -167,7 +174,7 @@ async fn send(
         }
         Reply::Rows { .. } if field_list => {
             // COM_FIELD_LIST: no columns, just the terminator.
-            let packets = text_resultset(&[], &[], SERVER_STATUS_AUTOCOMMIT, caps);
+            let packets = text_resultset(&[], &[], SERVER_STATUS_AUTOCOMMIT, caps, ext_caps);
             if let Some(last) = packets.last() {
                 conn.write_packet(seq, last);
             }
@@ -175,7 +182,7 @@ async fn send(
         Reply::Rows { columns, rows } => {
             let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
             let mut s = seq;
-            for p in text_resultset(&cols, &rows, SERVER_STATUS_AUTOCOMMIT, caps) {
+            for p in text_resultset(&cols, &rows, SERVER_STATUS_AUTOCOMMIT, caps, ext_caps) {
                 s = conn.write_packet(s, &p);
             }
         }

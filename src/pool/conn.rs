@@ -30,6 +30,8 @@ pub struct BackendConn {
     pub thread_id: u32,
     /// Capabilities in use.
     pub caps: u32,
+    /// MariaDB extended capabilities in use.
+    pub ext_caps: u32,
     /// The backend's version string.
     pub server_version: String,
     /// Current schema as far as the proxy knows.
@@ -67,6 +69,11 @@ pub const TRACK_LAST_GTID: &str = "SET SESSION session_track_system_variables = 
        CONCAT_WS(',', NULLIF(@@session_track_system_variables, ''), 'last_gtid'))";
 
 impl BackendConn {
+    /// True when the connection negotiated MARIADB_CLIENT_CACHE_METADATA.
+    pub fn caches_metadata(&self) -> bool {
+        self.ext_caps & crate::protocol::constants::ext_caps::MARIADB_CLIENT_CACHE_METADATA != 0
+    }
+
     /// Notes that the connection now holds all of `state`'s session settings: its
     /// whole history applied, so its fingerprint is the session's.
     pub fn in_step_with(&mut self, state: &crate::router::session::SessionState) {
@@ -121,6 +128,7 @@ impl BackendConn {
             key,
             thread_id: done.greeting.connection_id,
             caps: done.caps,
+            ext_caps: done.ext_caps,
             server_version: done.greeting.server_version,
             schema: schema.map(str::to_string),
             reusable: true,
@@ -304,7 +312,8 @@ impl BackendConn {
         kind: ResponseKind,
         mut rows: Option<&mut Vec<Vec<Option<String>>>>,
     ) -> Result<ResponseWalker, PoolError> {
-        let mut walker = ResponseWalker::new(kind, self.caps);
+        let mut walker =
+            ResponseWalker::new(kind, self.caps).keeping_columns(None, self.caches_metadata());
         let mut seq = 1u8;
         loop {
             let pkt = self

@@ -55,6 +55,8 @@ pub struct LoggedIn {
     pub greeting: Greeting,
     /// Capabilities in use on this connection.
     pub caps: u32,
+    /// MariaDB extended capabilities in use on this connection.
+    pub ext_caps: u32,
 }
 
 fn proto(backend: &str) -> impl Fn(ProtocolError) -> PoolError + '_ {
@@ -128,7 +130,14 @@ pub async fn login(
     let seq = conn.write_packet(seq, &encoded);
     conn.flush().await.map_err(&p)?;
     finish_auth(&mut conn, &backend.name, who, &greeting.auth_plugin, seq).await?;
-    Ok((conn, LoggedIn { greeting, caps }))
+    Ok((
+        conn,
+        LoggedIn {
+            greeting,
+            caps,
+            ext_caps: ext,
+        },
+    ))
 }
 
 /// Length of the SSL request: capabilities, max packet, charset, 19 reserved bytes and

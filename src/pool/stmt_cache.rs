@@ -8,6 +8,7 @@
 //! parses (sql_mode, character set) at prepare time, so a statement prepared under other
 //! settings is another statement.
 
+use crate::protocol::columns::ColumnDefs;
 use bytes::Bytes;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -26,6 +27,9 @@ pub struct Entry {
     /// Parameter types last sent with it: an execute that sends none gets these again
     /// from the server, so another session's differing types must be sent explicitly.
     pub types: Option<Bytes>,
+    /// The column definitions the server last sent for it (MARIADB_CLIENT_CACHE_METADATA:
+    /// what an execute that leaves them out means).
+    pub columns: Option<Arc<ColumnDefs>>,
     used: u64,
 }
 
@@ -65,6 +69,7 @@ impl StmtCache {
             sql,
             id,
             types: None,
+            columns: None,
             used: self.tick,
         };
         close.extend(self.map.insert((fp, hash), entry).map(|e| e.id));

@@ -61,6 +61,9 @@ pub mod caps {
 pub mod ext_caps {
     /// COM_STMT_BULK_EXECUTE: one execute, many rows of parameters.
     pub const MARIADB_CLIENT_STMT_BULK_OPERATIONS: u32 = 1 << 2;
+    /// A column count carries a "metadata follows" byte; a prepared statement's column
+    /// definitions are left out when the client already has them (`protocol::columns`).
+    pub const MARIADB_CLIENT_CACHE_METADATA: u32 = 1 << 4;
 }
 
 /// Server status flags (`SERVER_*`) carried by OK and EOF packets.

@@ -4,6 +4,7 @@
 //! they leave. Knows nothing of routing.
 
 pub mod auth;
+pub mod columns;
 pub mod command;
 pub mod constants;
 pub mod ed25519;

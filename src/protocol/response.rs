@@ -9,13 +9,18 @@
 //! - prepare: ERR | stmt OK, param defs, EOF*, column defs, EOF*.
 //! - fetch and field list: rows or defs, then EOF-or-OK | ERR.
 //! - everything else: a single packet.
+//!
+//! With MARIADB_CLIENT_CACHE_METADATA a column count carries a "metadata follows" byte,
+//! and when it is 0 the column definitions are left out (`super::columns`).
 
+use super::columns::{Collector, ColumnDefs};
 use super::constants::caps::CLIENT_DEPRECATE_EOF;
 use super::constants::status::*;
 use super::constants::MAX_PAYLOAD;
 use super::packets::{parse_ok, terminator_status, OkInfo};
 use super::wire::Reader;
 use super::ProtocolError;
+use std::sync::Arc;
 
 /// Which response shape to expect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +90,24 @@ pub struct ResponseWalker {
     pub rows: u64,
     /// Warnings the last OK or terminator reported.
     pub warnings: u16,
+    /// True when the packet just fed was a column count.
+    pub last_was_count: bool,
+    /// True when that column count said its definitions were left out.
+    pub columns_skipped: bool,
+    /// A column count was seen.
+    pub had_result_set: bool,
+    /// The column definitions the statement's connection last sent (kept when
+    /// [`ResponseWalker::keeping_columns`]): renewed by a prepare response or a result set
+    /// that sends them, used where one leaves them out.
+    pub columns: Option<Arc<ColumnDefs>>,
+    /// `columns` changed during this response.
+    pub columns_renewed: bool,
+    /// Column counts carry MARIADB_CLIENT_CACHE_METADATA's "metadata follows" byte.
+    metadata_flag: bool,
+    keep: bool,
+    collector: Collector,
+    /// A prepare's column definitions: how many, and how many packets come after them.
+    prepare_columns: (u32, u32),
 }
 
 impl ResponseWalker {
@@ -111,6 +134,49 @@ impl ResponseWalker {
             schema_dropped: false,
             rows: 0,
             warnings: 0,
+            last_was_count: false,
+            columns_skipped: false,
+            had_result_set: false,
+            columns: None,
+            columns_renewed: false,
+            metadata_flag: false,
+            keep: false,
+            collector: Collector::default(),
+            prepare_columns: (0, 0),
+        }
+    }
+
+    /// Keeps the column definitions of a prepare or an execute, starting from `columns`
+    /// (what the statement's connection last sent); `metadata_flag` when the connection
+    /// negotiated MARIADB_CLIENT_CACHE_METADATA.
+    pub fn keeping_columns(
+        mut self,
+        columns: Option<Arc<ColumnDefs>>,
+        metadata_flag: bool,
+    ) -> Self {
+        self.keep = matches!(self.kind, ResponseKind::Execute | ResponseKind::Prepare);
+        self.columns = columns;
+        self.metadata_flag = metadata_flag;
+        self
+    }
+
+    /// Reads column counts with MARIADB_CLIENT_CACHE_METADATA's extra byte.
+    pub fn with_metadata_flag(mut self, on: bool) -> Self {
+        self.metadata_flag = on;
+        self
+    }
+
+    fn collect(&mut self, p: &[u8], last: bool) {
+        if !self.keep {
+            return;
+        }
+        self.collector.push(p);
+        if last {
+            if let Some(new) = self.collector.renewed(self.columns.as_ref()) {
+                self.columns = Some(new);
+                self.columns_renewed = true;
+            }
+            self.collector.clear();
         }
     }
 
@@ -121,6 +187,7 @@ impl ResponseWalker {
     /// Feeds one physical packet's payload.
     pub fn feed(&mut self, payload: &[u8]) -> Result<Step, ProtocolError> {
         let whole = payload.len() < MAX_PAYLOAD;
+        self.last_was_count = false;
         if self.continuing {
             self.continuing = !whole;
             if whole && self.done_pending {
@@ -142,6 +209,7 @@ impl ResponseWalker {
     fn logical(&mut self, p: &[u8], whole: bool) -> Result<Step, ProtocolError> {
         self.last_was_row = false;
         self.last_was_ok = false;
+        self.last_was_count = false;
         let first = *p
             .first()
             .ok_or(ProtocolError::Malformed("empty response packet"))?;
@@ -167,16 +235,10 @@ impl ResponseWalker {
             (_, State::First) => match first {
                 0x00 => self.ok_packet(p),
                 0xfb if self.kind == ResponseKind::Query => Ok(Step::LocalInfile),
-                _ => {
-                    let n = Reader::new(p).lenenc()?;
-                    if n == 0 {
-                        return Err(ProtocolError::Malformed("zero column count"));
-                    }
-                    self.state = State::Columns(n);
-                    Ok(Step::More)
-                }
+                _ => self.column_count(p),
             },
             (_, State::Columns(n)) => {
+                self.collect(p, n == 1);
                 self.state = match (n - 1, self.deprecate_eof()) {
                     (0, true) => State::Rows,
                     (0, false) => State::MetaEof,
@@ -216,6 +278,10 @@ impl ResponseWalker {
                 Ok(Step::More)
             }
             (_, State::Packets(n)) => {
+                let (columns, after) = self.prepare_columns;
+                if n > after && n <= after + columns {
+                    self.collect(p, n == after + 1);
+                }
                 if n <= 1 {
                     return self.finish();
                 }
@@ -223,6 +289,33 @@ impl ResponseWalker {
                 Ok(Step::More)
             }
         }
+    }
+
+    fn column_count(&mut self, p: &[u8]) -> Result<Step, ProtocolError> {
+        let mut r = Reader::new(p);
+        let n = r.lenenc()?;
+        if n == 0 {
+            return Err(ProtocolError::Malformed("zero column count"));
+        }
+        self.last_was_count = true;
+        self.had_result_set = true;
+        let follows = !self.metadata_flag || r.u8()? != 0;
+        self.columns_skipped = !follows;
+        if follows {
+            self.state = State::Columns(n);
+            return Ok(Step::More);
+        }
+        if self.keep && self.columns.as_ref().map(|c| c.count()) != Some(n) {
+            return Err(ProtocolError::Malformed(
+                "the server left out column definitions the proxy has not seen",
+            ));
+        }
+        self.state = if self.deprecate_eof() {
+            State::Rows
+        } else {
+            State::MetaEof
+        };
+        Ok(Step::More)
     }
 
     fn ok_packet(&mut self, p: &[u8]) -> Result<Step, ProtocolError> {
@@ -260,6 +353,7 @@ impl ResponseWalker {
         self.params = Some(params as u16);
         let eofs = |n: u32| u32::from(n > 0 && !self.deprecate_eof());
         let packets = params + eofs(params) + columns + eofs(columns);
+        self.prepare_columns = (columns, eofs(columns));
         if packets == 0 {
             return self.finish();
         }
@@ -378,6 +472,68 @@ mod tests {
             steps,
             [Step::More, Step::More, Step::More, Step::More, Step::Done]
         );
+    }
+
+    #[test]
+    fn cached_metadata_is_kept_from_a_prepare_and_renewed_by_an_execute_that_sends_it() {
+        use Step::*;
+        // id 1, 1 column, 0 params; the prepare's definition is DEF.
+        let ok = [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        let mut w = ResponseWalker::new(ResponseKind::Prepare, 0).keeping_columns(None, true);
+        let steps: Vec<Step> = [&ok[..], DEF, EOF_LAST]
+            .iter()
+            .map(|p| w.feed(p).unwrap())
+            .collect();
+        assert_eq!(steps, [More, More, Done]);
+        let kept = w.columns.clone().expect("prepare's definitions kept");
+        assert_eq!(kept.payloads().collect::<Vec<_>>(), [DEF]);
+        assert!(w.columns_renewed);
+
+        // An execute that leaves them out: count, flag 0, then (classic) EOF and rows.
+        for caps in [0, CLIENT_DEPRECATE_EOF] {
+            let last: &[u8] = if caps == 0 {
+                EOF_LAST
+            } else {
+                &[0xfe, 0, 0, 2, 0, 0, 0]
+            };
+            let mut packets: Vec<&[u8]> = vec![b"\x01\x00"];
+            if caps == 0 {
+                packets.push(EOF_LAST);
+            }
+            packets.extend([ROW, last]);
+            let mut w = ResponseWalker::new(ResponseKind::Execute, caps)
+                .keeping_columns(Some(kept.clone()), true);
+            w.feed(packets[0]).unwrap();
+            assert!(w.last_was_count && w.columns_skipped);
+            let steps: Vec<Step> = packets[1..].iter().map(|p| w.feed(p).unwrap()).collect();
+            assert_eq!(steps.last(), Some(&Done));
+            assert_eq!(w.rows, 1);
+            assert!(!w.columns_renewed && Arc::ptr_eq(w.columns.as_ref().unwrap(), &kept));
+        }
+
+        // One that sends the same definitions keeps the same allocation; other ones
+        // replace it.
+        let other =
+            b"\x03def\x00\x00\x00\x01b\x00\x0c\x3f\x00\x01\x00\x00\x00\x08\x81\x00\x00\x00\x00";
+        for (def, renewed) in [(DEF, false), (&other[..], true)] {
+            let mut w = ResponseWalker::new(ResponseKind::Execute, 0)
+                .keeping_columns(Some(kept.clone()), true);
+            for p in [b"\x01\x01", def, EOF_LAST, ROW, EOF_LAST] {
+                w.feed(p).unwrap();
+            }
+            assert!(!w.columns_skipped);
+            assert_eq!(w.columns_renewed, renewed);
+            assert_eq!(w.columns.unwrap().payloads().next(), Some(def));
+        }
+    }
+
+    #[test]
+    fn left_out_metadata_the_walker_never_saw_is_an_error() {
+        let mut w = ResponseWalker::new(ResponseKind::Execute, 0).keeping_columns(None, true);
+        assert!(w.feed(b"\x01\x00").is_err());
+        // A count without its flag byte is malformed too.
+        let mut w = ResponseWalker::new(ResponseKind::Query, 0).with_metadata_flag(true);
+        assert!(w.feed(b"\x01").is_err());
     }
 
     #[test]

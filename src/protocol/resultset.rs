@@ -3,6 +3,7 @@
 //! CLIENT_DEPRECATE_EOF setting calls for.
 
 use super::constants::caps::CLIENT_DEPRECATE_EOF;
+use super::constants::ext_caps::MARIADB_CLIENT_CACHE_METADATA;
 use super::packets::ok_packet;
 use super::wire::{put_lenenc, put_lenenc_bytes};
 use bytes::{BufMut, BytesMut};
@@ -38,16 +39,22 @@ fn eof(status: u16) -> BytesMut {
     b
 }
 
-/// The payloads of a complete text result set, in order.
+/// The payloads of a complete text result set, in order, for a client with capabilities
+/// `caps` and MariaDB extended capabilities `ext_caps`.
 pub fn text_resultset(
     columns: &[&str],
     rows: &[Vec<Option<String>>],
     status: u16,
     caps: u32,
+    ext_caps: u32,
 ) -> Vec<BytesMut> {
     let mut out = Vec::with_capacity(columns.len() + rows.len() + 3);
     let mut count = BytesMut::new();
     put_lenenc(&mut count, columns.len() as u64);
+    if ext_caps & MARIADB_CLIENT_CACHE_METADATA != 0 {
+        // "Metadata follows": a text result always sends its column definitions.
+        count.put_u8(1);
+    }
     out.push(count);
     out.extend(columns.iter().map(|c| column_def(c)));
     let deprecate = caps & CLIENT_DEPRECATE_EOF != 0;
@@ -82,12 +89,17 @@ mod tests {
     #[test]
     fn walker_accepts_what_we_build() {
         for caps in [0, CLIENT_DEPRECATE_EOF] {
-            let rows = vec![vec![Some("a".into()), None]];
-            let packets = text_resultset(&["x", "y"], &rows, 2, caps);
-            let mut w = ResponseWalker::new(ResponseKind::Query, caps);
-            let steps: Vec<Step> = packets.iter().map(|p| w.feed(p).unwrap()).collect();
-            assert_eq!(steps.last(), Some(&Step::Done));
-            assert!(steps[..steps.len() - 1].iter().all(|s| *s == Step::More));
+            for ext in [0, MARIADB_CLIENT_CACHE_METADATA] {
+                let rows = vec![vec![Some("a".into()), None]];
+                let packets = text_resultset(&["x", "y"], &rows, 2, caps, ext);
+                assert_eq!(packets[0].len(), 1 + usize::from(ext != 0));
+                let mut w =
+                    ResponseWalker::new(ResponseKind::Query, caps).with_metadata_flag(ext != 0);
+                let steps: Vec<Step> = packets.iter().map(|p| w.feed(p).unwrap()).collect();
+                assert_eq!(steps.last(), Some(&Step::Done));
+                assert!(steps[..steps.len() - 1].iter().all(|s| *s == Step::More));
+                assert_eq!(w.rows, 1);
+            }
         }
     }
 }

@@ -8,7 +8,9 @@ use super::Proxy;
 use crate::protocol::auth::{self, BackendCredential, Secret, CACHING_SHA2, NATIVE};
 use crate::protocol::constants::caps::*;
 use crate::protocol::constants::errors::*;
-use crate::protocol::constants::ext_caps::MARIADB_CLIENT_STMT_BULK_OPERATIONS;
+use crate::protocol::constants::ext_caps::{
+    MARIADB_CLIENT_CACHE_METADATA, MARIADB_CLIENT_STMT_BULK_OPERATIONS,
+};
 use crate::protocol::handshake::{is_ssl_request, Greeting, HandshakeResponse};
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::{PacketConn, ProtocolError};
@@ -106,9 +108,10 @@ pub async fn handshake(
     if proxy.tls.is_some() {
         offered |= CLIENT_SSL;
     }
-    // Of MariaDB's extended capabilities only bulk execution is relayed (PROGRESS and
-    // the metadata ones change packet formats the walker does not follow).
-    let offered_ext = MARIADB_CLIENT_STMT_BULK_OPERATIONS & flavour.ext_capabilities;
+    // Of MariaDB's extended capabilities bulk execution and cached metadata are relayed
+    // (PROGRESS and EXTENDED_METADATA change packet formats the walker does not follow).
+    let offered_ext = (MARIADB_CLIENT_STMT_BULK_OPERATIONS | MARIADB_CLIENT_CACHE_METADATA)
+        & flavour.ext_capabilities;
     if offered_ext != 0 {
         offered &= !CLIENT_LONG_PASSWORD;
     }

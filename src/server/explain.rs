@@ -86,7 +86,7 @@ impl Session {
 
     /// Sends a small text result set the proxy made itself.
     async fn send_rows(&mut self, columns: &[&str], rows: &[Vec<Option<String>>], seq: u8) -> Flow {
-        let packets = text_resultset(columns, rows, self.state.status, self.caps);
+        let packets = text_resultset(columns, rows, self.state.status, self.caps, self.ext_caps);
         let mut s = seq;
         for p in &packets {
             s = self.client.write_packet(s, p);

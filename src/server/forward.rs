@@ -6,6 +6,7 @@
 use super::stream::ClientStream;
 use crate::config::Config;
 use crate::pool::BackendConn;
+use crate::protocol::columns::ColumnDefs;
 use crate::protocol::constants::errors::CR_SERVER_LOST;
 use crate::protocol::packet::header;
 use crate::protocol::packets::ErrPacket;
@@ -13,6 +14,7 @@ use crate::protocol::response::{ResponseKind, ResponseWalker, Step};
 use crate::protocol::session_track::{rewrite_ok, Strip};
 use crate::protocol::{PacketConn, ProtocolError};
 use bytes::Buf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a forward failed.
@@ -61,6 +63,16 @@ pub struct Request<'a> {
     /// Longest wait for the next bytes of the response (`[proxy]
     /// backend_read_timeout_ms`); None waits forever.
     pub read_timeout: Option<Duration>,
+    /// The client negotiated MARIADB_CLIENT_CACHE_METADATA: its column counts carry the
+    /// "metadata follows" byte, and a prepare's or an execute's column definitions are
+    /// kept (`ResponseWalker::columns`).
+    pub client_caches_metadata: bool,
+    /// For a statement command: the column definitions the connection's statement last
+    /// sent (what it means by leaving them out).
+    pub columns: Option<&'a Arc<ColumnDefs>>,
+    /// The client has `columns` for its statement: a result set the backend sends
+    /// without its definitions goes to the client as it is (otherwise they are added).
+    pub client_has_columns: bool,
 }
 
 /// `[proxy] backend_read_timeout_ms` as a limit for [`Request::read_timeout`].
@@ -99,7 +111,17 @@ pub async fn forward(
     if req.kind.is_none() {
         return Ok(walker);
     }
+    let backend_flag = backend.caches_metadata();
+    walker = if req.client_caches_metadata {
+        walker.keeping_columns(req.columns.cloned(), backend_flag)
+    } else {
+        walker.with_metadata_flag(backend_flag)
+    };
+    let mut client_has_columns = req.client_has_columns;
     let mut expected = req.seq.wrapping_add(1);
+    // Packets the client got that the backend did not send (column definitions it left
+    // out): the client's sequence ids run this far ahead of the backend's from there on.
+    let mut shift = 0u8;
     let mut sent = false;
     let mut first = true;
     loop {
@@ -111,7 +133,8 @@ pub async fn forward(
             if sent {
                 // Mid-response, at a packet boundary: an ERR is still well-formed
                 // here, and tells the client why more than a closed socket would.
-                lost_mid_response(client, &backend.backend.name, &e, expected).await;
+                let seq = expected.wrapping_add(shift);
+                lost_mid_response(client, &backend.backend.name, &e, seq).await;
             }
             return Err(backend_error(&backend.backend.name, e, sent));
         }
@@ -132,10 +155,33 @@ pub async fn forward(
                 ));
             }
             expected = expected.wrapping_add(1);
+            let seq = seq.wrapping_add(shift);
+            buf[off + 3] = seq;
             let payload = &buf[off + 4..off + 4 + len];
             step = walker
                 .feed(payload)
                 .map_err(|e| backend_error(&backend.backend.name, e, sent))?;
+            if walker.last_was_count && req.client_caches_metadata {
+                if !backend_flag {
+                    // A backend without the capability: the client's count still
+                    // says the definitions follow.
+                    client.write_raw(&buf[from..off]);
+                    client.write_packet_parts(seq, &[payload, &[1]]);
+                    from = off + 4 + len;
+                } else if walker.columns_skipped && !client_has_columns {
+                    let defs = walker.columns.as_deref().expect("walker checked the count");
+                    client.write_raw(&buf[from..off]);
+                    let count = &payload[..payload.len() - 1];
+                    let mut next = client.write_packet_parts(seq, &[count, &[1]]);
+                    for def in defs.payloads() {
+                        next = client.write_packet(next, def);
+                    }
+                    shift = shift.wrapping_add(defs.count() as u8);
+                    from = off + 4 + len;
+                }
+                // Either way the client now has the definitions the backend last sent.
+                client_has_columns = true;
+            }
             if step == Step::LocalInfile && !may_send_file() {
                 // Keep the file request from the client; refuse it below.
                 break;
@@ -275,7 +321,8 @@ async fn refuse_file(
     let next = backend.conn.write_packet(file_seq, &[]);
     backend.conn.flush().await.map_err(be)?;
     // Drain the backend's answer (an OK for the empty load, maybe more results).
-    let mut drain = ResponseWalker::new(ResponseKind::Query, backend.caps);
+    let mut drain = ResponseWalker::new(ResponseKind::Query, backend.caps)
+        .with_metadata_flag(backend.caches_metadata());
     let mut seq = next;
     loop {
         let p = backend

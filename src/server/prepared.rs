@@ -11,9 +11,11 @@
 use super::session::{Flow, Session};
 use crate::pool::stmt_cache;
 use crate::pool::PoolError;
+use crate::protocol::columns::ColumnDefs;
 use crate::protocol::constants::com::COM_STMT_EXECUTE;
+use crate::protocol::constants::ext_caps::MARIADB_CLIENT_CACHE_METADATA;
 use crate::protocol::packets::ErrPacket;
-use crate::protocol::response::ResponseKind;
+use crate::protocol::response::{ResponseKind, ResponseWalker};
 use crate::router::classify::Classification;
 use crate::router::{Decision, Dest};
 use bytes::Bytes;
@@ -54,6 +56,9 @@ pub(crate) struct Prepared {
     last: Option<Arc<str>>,
     /// Its digest entry, once an execute was recorded (`SHOW DIGESTS`).
     digest: Option<crate::admin::digest::DigestRef>,
+    /// The column definitions the client last got for it, when it caches them
+    /// (MARIADB_CLIENT_CACHE_METADATA).
+    columns: Option<Arc<ColumnDefs>>,
 }
 
 /// The session's prepared statements, by the id the client was given.
@@ -139,20 +144,42 @@ fn types_layout(params: u16) -> (usize, usize) {
 }
 
 /// A statement command made right for one connection: that connection's statement id,
-/// and the parameter types to add to an execute that sent none.
+/// the parameter types to add to an execute that sent none, and for a client that caches
+/// column definitions, the ones the connection's statement last sent.
 #[derive(Debug)]
 pub(crate) struct Binding {
     id: [u8; 4],
     types: Option<(usize, Bytes)>,
+    /// The connection statement's column definitions (a client that caches them only).
+    pub(crate) columns: Option<Arc<ColumnDefs>>,
+    /// The client has `columns` for its statement.
+    pub(crate) client_has_columns: bool,
 }
 
 impl Binding {
-    /// `payload` (a command on `stmt`) bound to the connection's statement `entry`.
-    fn new(entry: &mut stmt_cache::Entry, stmt: &Prepared, payload: &[u8]) -> Binding {
+    /// `payload` (a command on `stmt`) bound to the connection's statement `entry`;
+    /// `caches` when the client caches column definitions.
+    fn new(
+        entry: &mut stmt_cache::Entry,
+        stmt: &mut Prepared,
+        payload: &[u8],
+        caches: bool,
+    ) -> Binding {
         let mut binding = Binding {
             id: entry.id.to_le_bytes(),
             types: None,
+            columns: None,
+            client_has_columns: true,
         };
+        if caches {
+            binding.client_has_columns = entry.columns == stmt.columns;
+            if binding.client_has_columns && !same_columns(&entry.columns, &stmt.columns) {
+                // Equal definitions from two responses: share one, so the next
+                // comparison is a pointer's.
+                stmt.columns = entry.columns.clone();
+            }
+            binding.columns = entry.columns.clone();
+        }
         if payload.first() == Some(&COM_STMT_EXECUTE) && stmt.params > 0 {
             let (flag_at, _) = types_layout(stmt.params);
             match payload.get(flag_at) {
@@ -191,6 +218,15 @@ impl Binding {
     }
 }
 
+/// True when `a` and `b` are the same definitions, not merely equal ones.
+fn same_columns(a: &Option<Arc<ColumnDefs>>, b: &Option<Arc<ColumnDefs>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 impl Session {
     /// COM_STMT_PREPARE: on the primary, whose answer the client gets under an id of the
     /// proxy's; the statement stays on that connection for whoever uses it next.
@@ -205,16 +241,24 @@ impl Session {
             Ok(out) => out,
             Err(flow) => return flow,
         };
+        let mut out = out;
         if let (Some(backend_id), None) = (out.walker.statement_id, out.walker.error) {
             let text: Arc<[u8]> = Arc::from(payload);
             let hash = stmt_cache::hash(&text);
             let conn = &mut self.conns[out.idx];
             let fp = conn.fp;
+            // The client keeps the column definitions of the answer it got.
+            let columns = out.walker.columns.take();
             let close = if conn.stmts.get_mut(fp, hash, &text).is_some() {
-                // The connection has it already (prepared by an earlier session).
+                // The connection has it already (prepared by an earlier session), and
+                // keeps what that statement last sent.
                 vec![backend_id]
             } else {
-                conn.stmts.insert(fp, hash, text.clone(), backend_id)
+                let close = conn.stmts.insert(fp, hash, text.clone(), backend_id);
+                if let Some(e) = conn.stmts.get_mut(fp, hash, &text) {
+                    e.columns = columns.clone();
+                }
+                close
             };
             conn.close_statements(&close);
             self.stmts.map.insert(
@@ -231,6 +275,7 @@ impl Session {
                     cursor: false,
                     last: None,
                     digest: None,
+                    columns,
                 },
             );
             self.stmts.last_prepared = Some(id);
@@ -324,6 +369,7 @@ impl Session {
         id: u32,
         payload: &[u8],
     ) -> Result<Binding, PoolError> {
+        let caches = self.ext_caps & MARIADB_CLIENT_CACHE_METADATA != 0;
         let conn = &mut self.conns[idx];
         let Some(stmt) = self.stmts.map.get_mut(&id) else {
             return Err(PoolError::Refused {
@@ -332,10 +378,10 @@ impl Session {
             });
         };
         if let Some(entry) = conn.stmts.get_mut(stmt.fp, stmt.hash, &stmt.sql) {
-            return Ok(Binding::new(entry, stmt, payload));
+            return Ok(Binding::new(entry, stmt, payload, caches));
         }
         // Prepared here under the connection's settings, which are the session's now.
-        let walker = conn.exec_quiet(&stmt.sql, ResponseKind::Prepare).await?;
+        let mut walker = conn.exec_quiet(&stmt.sql, ResponseKind::Prepare).await?;
         let new_id = walker.statement_id.ok_or_else(|| PoolError::Protocol {
             backend: conn.backend.name.to_string(),
             source: crate::protocol::ProtocolError::Malformed("PREPARE OK without an id"),
@@ -349,7 +395,22 @@ impl Session {
             .stmts
             .get_mut(stmt.fp, stmt.hash, &stmt.sql)
             .expect("statement just prepared");
-        Ok(Binding::new(entry, stmt, payload))
+        entry.columns = walker.columns.take();
+        Ok(Binding::new(entry, stmt, payload, caches))
+    }
+
+    /// After statement `id` ran on connection `idx` with a result set: the client now has
+    /// the definitions the connection's statement last sent, which may be new.
+    pub(crate) fn columns_received(&mut self, idx: usize, id: u32, walker: &ResponseWalker) {
+        let Some(stmt) = self.stmts.map.get_mut(&id) else {
+            return;
+        };
+        stmt.columns = walker.columns.clone();
+        if walker.columns_renewed {
+            if let Some(e) = self.conns[idx].stmts.get_mut(stmt.fp, stmt.hash, &stmt.sql) {
+                e.columns = walker.columns.clone();
+            }
+        }
     }
 
     /// Sends statement command `payload` for statement `id` to `backend` (default: the

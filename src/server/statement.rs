@@ -8,6 +8,7 @@ use crate::config::PrimaryReads;
 use crate::pool::PoolError;
 use crate::protocol::constants::caps::{CLIENT_LOCAL_FILES, CLIENT_SESSION_TRACK};
 use crate::protocol::constants::errors::CR_SERVER_LOST;
+use crate::protocol::constants::ext_caps::MARIADB_CLIENT_CACHE_METADATA;
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::response::{ResponseKind, ResponseWalker};
 use crate::protocol::session_track::Strip;
@@ -208,6 +209,9 @@ impl Session {
                 Strip::LastGtid
             },
             read_timeout: self.read_timeout,
+            client_caches_metadata: self.ext_caps & MARIADB_CLIENT_CACHE_METADATA != 0,
+            columns: None,
+            client_has_columns: true,
         }
     }
 
@@ -328,6 +332,8 @@ impl Session {
                     parts = b.parts(req.payload);
                     bound = Request {
                         patched: Some(&parts.0[..parts.1]),
+                        columns: b.columns.as_ref(),
+                        client_has_columns: b.client_has_columns,
                         ..*req
                     };
                     &bound
@@ -340,6 +346,13 @@ impl Session {
             let us = in_flight.finish();
             match forwarded {
                 Ok(walker) => {
+                    if let (Some(id), Some(b)) = (req.stmt, &binding) {
+                        if walker.had_result_set
+                            && (walker.columns_renewed || !b.client_has_columns)
+                        {
+                            self.columns_received(idx, id, &walker);
+                        }
+                    }
                     self.observe(req, decision, &target, is_primary, us, &walker);
                     self.state.observe(walker.status, walker.ok.as_ref());
                     self.hold = if leaves_results(&walker) {

@@ -2,7 +2,8 @@
 //! payload: server-side cursors (COM_STMT_EXECUTE with CURSOR_TYPE_READ_ONLY, then
 //! COM_STMT_FETCH until SERVER_STATUS_LAST_ROW_SENT), with and without CLIENT_DEPRECATE_EOF;
 //! COM_STMT_RESET; a pipelined prepare + execute of statement 0xFFFFFFFF; LOAD DATA LOCAL
-//! from clients with and without CLIENT_LOCAL_FILES. Other commands: `corpus_commands`.
+//! from clients with and without CLIENT_LOCAL_FILES; prepared statements for a client with
+//! MARIADB_CLIENT_CACHE_METADATA. Other commands: `corpus_commands`.
 //!
 //! The one field normalised is the statement id in COM_STMT_PREPARE's OK: it counts
 //! statements per server connection, and the proxy's backend connection may have served
@@ -217,6 +218,60 @@ async fn cursor_scenario(c: &mut Ctx, client_caps: u32) {
     .await;
 }
 
+/// Prepared statements for a client that caches column definitions: a server leaves them
+/// out of an execute when they are what it last sent for the statement, and a text result
+/// carries the "metadata follows" byte too.
+async fn cached_metadata_scenario(c: &mut Ctx, client_caps: u32) {
+    c.q("CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(20))")
+        .await;
+    c.q("INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')")
+        .await;
+    c.q("CREATE PROCEDURE two() BEGIN SELECT id FROM t; SELECT a, id FROM t; END")
+        .await;
+    let Some(mut r) = c
+        .raw_ext(client_caps, caps::MARIADB_CLIENT_CACHE_METADATA)
+        .await
+    else {
+        return;
+    };
+    // Reads pinned to one replica: on another one the statement is prepared afresh, and
+    // that server sends the definitions once more (right, but not what the primary does).
+    let hint = "/* rwproxy:backend=replica1 */ ";
+    let typed = format!("{hint}SELECT id, a, ? AS p FROM t WHERE id >= ? ORDER BY id");
+    let Some(id) = prepare(c, &mut r, &typed).await else {
+        return;
+    };
+    for round in 0..3 {
+        send(c, &mut r, &execute(id, 0, &[round, 2]), Shape::Results).await;
+    }
+    let Some(all) = prepare(c, &mut r, &format!("{hint}SELECT * FROM t ORDER BY id")).await else {
+        return;
+    };
+    send(c, &mut r, &execute(all, 0, &[]), Shape::Results).await;
+    send(c, &mut r, &execute(all, 0, &[]), Shape::Results).await;
+    send(
+        c,
+        &mut r,
+        &execute(all, CURSOR_TYPE_READ_ONLY, &[]),
+        Shape::Results,
+    )
+    .await;
+    fetch_all(c, &mut r, all, 2).await;
+    // A procedure's result sets always come with their definitions.
+    if let Some(call) = prepare(c, &mut r, "CALL two()").await {
+        send(c, &mut r, &execute(call, 0, &[]), Shape::Results).await;
+        send(c, &mut r, &execute(call, 0, &[]), Shape::Results).await;
+    }
+    send(c, &mut r, &execute(id, 0, &[7, 3]), Shape::Results).await;
+    send(
+        c,
+        &mut r,
+        &cmd(COM_QUERY, b"SELECT 'text' AS t, 2 AS n"),
+        Shape::Results,
+    )
+    .await;
+}
+
 /// The raw-protocol entries about statements and files; more in `corpus_commands`.
 pub fn entries() -> Vec<Entry> {
     vec![
@@ -225,6 +280,12 @@ pub fn entries() -> Vec<Entry> {
         }),
         steps!("cursor fetch (CLIENT_DEPRECATE_EOF)", |c| {
             cursor_scenario(c, caps::BASE | caps::CLIENT_DEPRECATE_EOF).await
+        }),
+        steps!("cached column definitions (classic EOF)", |c| {
+            cached_metadata_scenario(c, caps::BASE).await
+        }),
+        steps!("cached column definitions (CLIENT_DEPRECATE_EOF)", |c| {
+            cached_metadata_scenario(c, caps::BASE | caps::CLIENT_DEPRECATE_EOF).await
         }),
         steps!(
             "LOAD DATA LOCAL from a client without CLIENT_LOCAL_FILES",

@@ -199,9 +199,15 @@ impl Ctx {
     /// The raw connection is a second session: what the first one wrote reaches the
     /// replicas a moment later, so they catch up first (read-your-writes is per session).
     pub async fn raw(&mut self, caps: u32) -> Option<RawConn> {
+        self.raw_ext(caps, 0).await
+    }
+
+    /// A raw connection that also asks for MariaDB extended capabilities `ext`.
+    pub async fn raw_ext(&mut self, caps: u32, ext: u32) -> Option<RawConn> {
         crate::harness::caught_up().await;
         let schema = self.schema.clone();
-        let r = RawConn::connect(self.side.port(), "app", "app", Some(&schema), caps).await;
+        let port = self.side.port();
+        let r = RawConn::connect_ext(port, "app", "app", Some(&schema), caps, ext).await;
         match r {
             Ok((conn, login)) => {
                 let ok = matches!(login.as_slice(), [0, ..]);

@@ -211,6 +211,64 @@ async fn a_shared_statement_runs_with_each_sessions_own_parameter_types() {
     );
 }
 
+/// With MARIADB_CLIENT_CACHE_METADATA a server leaves a statement's column definitions out
+/// of an execute when they are what it last sent for that statement. Behind the proxy that
+/// may have been to another session: a session that has not got them gets them anyway
+/// (sequence ids renumbered), and one that has them gets the response as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_column_definitions_reach_a_session_that_has_not_got_them() {
+    use crate::rawclient::caps::{BASE, CLIENT_DEPRECATE_EOF, MARIADB_CLIENT_CACHE_METADATA};
+    let db = fresh_schema("mux_ps_meta").await;
+    // One connection per backend: the sessions take turns on replica1's statement.
+    let p = inproc_proxy(|t| cap_backends(t, 1)).await;
+    let primary = crate::harness::env().cluster.primary().port;
+    let sql = "/* rwproxy:backend=replica1 */ SELECT ? AS v";
+    let seven = 7i64.to_le_bytes();
+    let number = |id: u32, types: bool| execute_one(id, MYSQL_TYPE_LONGLONG, &seven, types);
+    for caps in [BASE, BASE | CLIENT_DEPRECATE_EOF] {
+        let db = &db;
+        let connect = |port: u16| async move {
+            let ext = MARIADB_CLIENT_CACHE_METADATA;
+            let (c, login) = RawConn::connect_ext(port, "app", "app", Some(db), caps, ext)
+                .await
+                .unwrap();
+            assert_eq!(login[0], 0, "login failed: {login:?}");
+            assert!(
+                c.caches_metadata(),
+                "MARIADB_CLIENT_CACHE_METADATA not offered"
+            );
+            c
+        };
+        // What the server sends a client that prepared the statement and runs it with a
+        // number: the definitions (the parameter's type changed the column's), then not.
+        let mut direct = connect(primary).await;
+        let ds = prepare(&mut direct, sql).await;
+        let first = direct.command(&number(ds, true), Shape::Results).await;
+        let first = first.unwrap();
+        assert_eq!(first[0].last(), Some(&1), "definitions not sent: {first:?}");
+        let second = direct.command(&number(ds, false), Shape::Results).await;
+        let second = second.unwrap();
+        assert_eq!(
+            second[0].last(),
+            Some(&0),
+            "definitions sent again: {second:?}"
+        );
+
+        let (mut x, mut y) = (connect(p.port).await, connect(p.port).await);
+        let (xs, ys) = (prepare(&mut x, sql).await, prepare(&mut y, sql).await);
+        let got = x.command(&number(xs, true), Shape::Results).await.unwrap();
+        assert_eq!(got, first, "x's first execute, caps {caps:#x}");
+        // replica1's statement last sent these definitions (to x), so it leaves them out
+        // now; y has only its prepare's, and must get them.
+        let got = y.command(&number(ys, true), Shape::Results).await.unwrap();
+        assert_eq!(got, first, "y's first execute, caps {caps:#x}");
+        for (r, id) in [(&mut x, xs), (&mut y, ys)] {
+            let got = r.command(&number(id, false), Shape::Results).await.unwrap();
+            assert_eq!(got, second, "a repeated execute, caps {caps:#x}");
+        }
+    }
+}
+
 /// Queued checkouts wait up to 30 s (not the default 3 s): the other session of the pin
 /// tests below waits out a pin, which a loaded machine may stretch.
 fn patient_queue(text: String) -> String {

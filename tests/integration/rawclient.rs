@@ -22,6 +22,10 @@ pub mod caps {
     pub const CLIENT_PS_MULTI_RESULTS: u32 = 1 << 18;
     pub const CLIENT_PLUGIN_AUTH: u32 = 1 << 19;
     pub const CLIENT_DEPRECATE_EOF: u32 = 1 << 24;
+    /// MariaDB's extended capability (sent in the handshake's last 4 reserved bytes):
+    /// a "metadata follows" byte after each column count, and prepared statements'
+    /// column definitions left out when the client has them.
+    pub const MARIADB_CLIENT_CACHE_METADATA: u32 = 1 << 4;
     /// What the raw client asks for unless a test says otherwise (no LOCAL_FILES).
     pub const BASE: u32 = CLIENT_LONG_PASSWORD
         | CLIENT_PROTOCOL_41
@@ -68,6 +72,8 @@ pub struct RawConn {
     pub greeting: Vec<u8>,
     stream: TcpStream,
     caps: u32,
+    /// Negotiated MariaDB extended capabilities.
+    ext: u32,
     seq: u8,
 }
 
@@ -131,7 +137,20 @@ impl RawConn {
         user: &str,
         password: &str,
         db: Option<&str>,
+        client_caps: u32,
+    ) -> io::Result<(RawConn, Vec<u8>)> {
+        Self::connect_ext(port, user, password, db, client_caps, 0).await
+    }
+
+    /// Connects and logs in asking for MariaDB extended capabilities `ext` as well (with
+    /// CLIENT_LONG_PASSWORD, which is CLIENT_MYSQL, clear).
+    pub async fn connect_ext(
+        port: u16,
+        user: &str,
+        password: &str,
+        db: Option<&str>,
         mut client_caps: u32,
+        ext: u32,
     ) -> io::Result<(RawConn, Vec<u8>)> {
         let stream = TcpStream::connect(("127.0.0.1", port)).await?;
         stream.set_nodelay(true)?;
@@ -139,6 +158,7 @@ impl RawConn {
             greeting: Vec::new(),
             stream,
             caps: client_caps,
+            ext: 0,
             seq: 0,
         };
         let greeting = c.read_packet().await?;
@@ -148,12 +168,23 @@ impl RawConn {
             client_caps |= caps::CLIENT_CONNECT_WITH_DB;
         }
         let server_caps = greeting_caps(&greeting)?;
+        if ext != 0 {
+            client_caps &= !caps::CLIENT_LONG_PASSWORD;
+        }
         c.caps = client_caps & server_caps;
+        let server_ext = greeting_fields(&greeting)
+            .and_then(|f| {
+                f.4.get(6..10)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            })
+            .unwrap_or(0);
+        c.ext = ext & server_ext;
         let mut resp = Vec::new();
         resp.extend_from_slice(&c.caps.to_le_bytes());
         resp.extend_from_slice(&(MAX_PAYLOAD as u32 + 1).to_le_bytes());
         resp.push(45); // utf8mb4_general_ci
-        resp.extend_from_slice(&[0; 23]);
+        resp.extend_from_slice(&[0; 19]);
+        resp.extend_from_slice(&c.ext.to_le_bytes());
         resp.extend_from_slice(user.as_bytes());
         resp.push(0);
         let token = native_token(password, &scramble);
@@ -189,6 +220,11 @@ impl RawConn {
     /// Negotiated capabilities.
     pub fn deprecate_eof(&self) -> bool {
         self.caps & caps::CLIENT_DEPRECATE_EOF != 0
+    }
+
+    /// True when MARIADB_CLIENT_CACHE_METADATA was negotiated.
+    pub fn caches_metadata(&self) -> bool {
+        self.ext & caps::MARIADB_CLIENT_CACHE_METADATA != 0
     }
 
     /// Reads one logical packet (joining 16 MiB pieces); checks the sequence id.
@@ -309,9 +345,12 @@ impl RawConn {
                         break;
                     }
                     _ => {
-                        let n = lenenc(&p, &mut 0);
+                        let mut at = 0;
+                        let n = lenenc(&p, &mut at);
+                        // With cached metadata, a 0 after the count: no definitions.
+                        let follows = !self.caches_metadata() || p.get(at) != Some(&0);
                         out.push(p);
-                        for _ in 0..n {
+                        for _ in 0..if follows { n } else { 0 } {
                             out.push(self.read_packet().await?);
                         }
                         if !de {
