@@ -248,10 +248,14 @@ impl Session {
             let conn = &mut self.conns[out.idx];
             let fp = conn.fp;
             // The client keeps the column definitions of the answer it got.
-            let columns = out.walker.columns.take();
-            let close = if conn.stmts.get_mut(fp, hash, &text).is_some() {
+            let mut columns = out.walker.columns.take();
+            let close = if let Some(e) = conn.stmts.get_mut(fp, hash, &text) {
                 // The connection has it already (prepared by an earlier session), and
-                // keeps what that statement last sent.
+                // keeps what that statement last sent; when they are the same, both
+                // keep one copy (compared by pointer on every execute).
+                if e.columns == columns {
+                    columns = e.columns.clone();
+                }
                 vec![backend_id]
             } else {
                 let close = conn.stmts.insert(fp, hash, text.clone(), backend_id);
@@ -395,7 +399,10 @@ impl Session {
             .stmts
             .get_mut(stmt.fp, stmt.hash, &stmt.sql)
             .expect("statement just prepared");
-        entry.columns = walker.columns.take();
+        entry.columns = match walker.columns.take() {
+            same if same == stmt.columns => stmt.columns.clone(),
+            other => other,
+        };
         Ok(Binding::new(entry, stmt, payload, caches))
     }
 
