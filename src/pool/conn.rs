@@ -312,8 +312,8 @@ impl BackendConn {
         kind: ResponseKind,
         mut rows: Option<&mut Vec<Vec<Option<String>>>>,
     ) -> Result<ResponseWalker, PoolError> {
-        let mut walker =
-            ResponseWalker::new(kind, self.caps).keeping_columns(None, self.caches_metadata());
+        let mut walker = ResponseWalker::new(kind, self.caps);
+        walker.keep_columns(None, self.caches_metadata());
         let mut seq = 1u8;
         loop {
             let pkt = self

@@ -60,16 +60,20 @@ impl Collector {
         self.count += 1;
     }
 
+    fn finish(&self) -> ColumnDefs {
+        ColumnDefs {
+            bytes: self.bytes.as_slice().into(),
+            count: self.count,
+        }
+    }
+
     /// The definitions collected, or None when they equal `current` (which then stays:
     /// a statement that sends the same definitions again allocates nothing to keep).
     pub fn renewed(&mut self, current: Option<&Arc<ColumnDefs>>) -> Option<Arc<ColumnDefs>> {
         if current.is_some_and(|c| c.count == self.count && *c.bytes == *self.bytes) {
             return None;
         }
-        Some(Arc::new(ColumnDefs {
-            bytes: self.bytes.as_slice().into(),
-            count: self.count,
-        }))
+        Some(Arc::new(self.finish()))
     }
 }
 

@@ -97,7 +97,7 @@ pub struct ResponseWalker {
     /// A column count was seen.
     pub had_result_set: bool,
     /// The column definitions the statement's connection last sent (kept when
-    /// [`ResponseWalker::keeping_columns`]): renewed by a prepare response or a result set
+    /// [`ResponseWalker::keep_columns`]): renewed by a prepare response or a result set
     /// that sends them, used where one leaves them out.
     pub columns: Option<Arc<ColumnDefs>>,
     /// `columns` changed during this response.
@@ -105,9 +105,10 @@ pub struct ResponseWalker {
     /// Column counts carry MARIADB_CLIENT_CACHE_METADATA's "metadata follows" byte.
     metadata_flag: bool,
     keep: bool,
-    collector: Collector,
+    /// Made when definitions to keep arrive (most executes bring none).
+    collector: Option<Box<Collector>>,
     /// A prepare's column definitions: how many, and how many packets come after them.
-    prepare_columns: (u32, u32),
+    prepare_columns: (u16, u8),
 }
 
 impl ResponseWalker {
@@ -141,42 +142,39 @@ impl ResponseWalker {
             columns_renewed: false,
             metadata_flag: false,
             keep: false,
-            collector: Collector::default(),
+            collector: None,
             prepare_columns: (0, 0),
         }
     }
 
     /// Keeps the column definitions of a prepare or an execute, starting from `columns`
     /// (what the statement's connection last sent); `metadata_flag` when the connection
-    /// negotiated MARIADB_CLIENT_CACHE_METADATA.
-    pub fn keeping_columns(
-        mut self,
-        columns: Option<Arc<ColumnDefs>>,
-        metadata_flag: bool,
-    ) -> Self {
+    /// negotiated MARIADB_CLIENT_CACHE_METADATA. (Set in place, not by a builder: the
+    /// walker is big enough that every move is a `memcpy` on the hot path.)
+    #[inline]
+    pub fn keep_columns(&mut self, columns: Option<Arc<ColumnDefs>>, metadata_flag: bool) {
         self.keep = matches!(self.kind, ResponseKind::Execute | ResponseKind::Prepare);
         self.columns = columns;
         self.metadata_flag = metadata_flag;
-        self
     }
 
     /// Reads column counts with MARIADB_CLIENT_CACHE_METADATA's extra byte.
-    pub fn with_metadata_flag(mut self, on: bool) -> Self {
+    pub fn set_metadata_flag(&mut self, on: bool) {
         self.metadata_flag = on;
-        self
     }
 
     fn collect(&mut self, p: &[u8], last: bool) {
         if !self.keep {
             return;
         }
-        self.collector.push(p);
+        let collector = self.collector.get_or_insert_with(Box::default);
+        collector.push(p);
         if last {
-            if let Some(new) = self.collector.renewed(self.columns.as_ref()) {
+            if let Some(new) = collector.renewed(self.columns.as_ref()) {
                 self.columns = Some(new);
                 self.columns_renewed = true;
             }
-            self.collector.clear();
+            collector.clear();
         }
     }
 
@@ -279,6 +277,7 @@ impl ResponseWalker {
             }
             (_, State::Packets(n)) => {
                 let (columns, after) = self.prepare_columns;
+                let (columns, after) = (u32::from(columns), u32::from(after));
                 if n > after && n <= after + columns {
                     self.collect(p, n == after + 1);
                 }
@@ -348,12 +347,13 @@ impl ResponseWalker {
         let mut r = Reader::new(p);
         r.u8()?;
         self.statement_id = Some(r.u32()?);
-        let columns = r.u16()? as u32;
+        let column_count = r.u16()?;
+        let columns = column_count as u32;
         let params = r.u16()? as u32;
         self.params = Some(params as u16);
         let eofs = |n: u32| u32::from(n > 0 && !self.deprecate_eof());
         let packets = params + eofs(params) + columns + eofs(columns);
-        self.prepare_columns = (columns, eofs(columns));
+        self.prepare_columns = (column_count, eofs(columns) as u8);
         if packets == 0 {
             return self.finish();
         }
@@ -479,7 +479,8 @@ mod tests {
         use Step::*;
         // id 1, 1 column, 0 params; the prepare's definition is DEF.
         let ok = [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-        let mut w = ResponseWalker::new(ResponseKind::Prepare, 0).keeping_columns(None, true);
+        let mut w = ResponseWalker::new(ResponseKind::Prepare, 0);
+        w.keep_columns(None, true);
         let steps: Vec<Step> = [&ok[..], DEF, EOF_LAST]
             .iter()
             .map(|p| w.feed(p).unwrap())
@@ -501,8 +502,8 @@ mod tests {
                 packets.push(EOF_LAST);
             }
             packets.extend([ROW, last]);
-            let mut w = ResponseWalker::new(ResponseKind::Execute, caps)
-                .keeping_columns(Some(kept.clone()), true);
+            let mut w = ResponseWalker::new(ResponseKind::Execute, caps);
+            w.keep_columns(Some(kept.clone()), true);
             w.feed(packets[0]).unwrap();
             assert!(w.last_was_count && w.columns_skipped);
             let steps: Vec<Step> = packets[1..].iter().map(|p| w.feed(p).unwrap()).collect();
@@ -516,8 +517,8 @@ mod tests {
         let other =
             b"\x03def\x00\x00\x00\x01b\x00\x0c\x3f\x00\x01\x00\x00\x00\x08\x81\x00\x00\x00\x00";
         for (def, renewed) in [(DEF, false), (&other[..], true)] {
-            let mut w = ResponseWalker::new(ResponseKind::Execute, 0)
-                .keeping_columns(Some(kept.clone()), true);
+            let mut w = ResponseWalker::new(ResponseKind::Execute, 0);
+            w.keep_columns(Some(kept.clone()), true);
             for p in [b"\x01\x01", def, EOF_LAST, ROW, EOF_LAST] {
                 w.feed(p).unwrap();
             }
@@ -529,10 +530,12 @@ mod tests {
 
     #[test]
     fn left_out_metadata_the_walker_never_saw_is_an_error() {
-        let mut w = ResponseWalker::new(ResponseKind::Execute, 0).keeping_columns(None, true);
+        let mut w = ResponseWalker::new(ResponseKind::Execute, 0);
+        w.keep_columns(None, true);
         assert!(w.feed(b"\x01\x00").is_err());
         // A count without its flag byte is malformed too.
-        let mut w = ResponseWalker::new(ResponseKind::Query, 0).with_metadata_flag(true);
+        let mut w = ResponseWalker::new(ResponseKind::Query, 0);
+        w.set_metadata_flag(true);
         assert!(w.feed(b"\x01").is_err());
     }
 

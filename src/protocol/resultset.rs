@@ -93,8 +93,8 @@ mod tests {
                 let rows = vec![vec![Some("a".into()), None]];
                 let packets = text_resultset(&["x", "y"], &rows, 2, caps, ext);
                 assert_eq!(packets[0].len(), 1 + usize::from(ext != 0));
-                let mut w =
-                    ResponseWalker::new(ResponseKind::Query, caps).with_metadata_flag(ext != 0);
+                let mut w = ResponseWalker::new(ResponseKind::Query, caps);
+                w.set_metadata_flag(ext != 0);
                 let steps: Vec<Step> = packets.iter().map(|p| w.feed(p).unwrap()).collect();
                 assert_eq!(steps.last(), Some(&Step::Done));
                 assert!(steps[..steps.len() - 1].iter().all(|s| *s == Step::More));

@@ -67,11 +67,9 @@ pub struct Request<'a> {
     /// "metadata follows" byte, and a prepare's or an execute's column definitions are
     /// kept (`ResponseWalker::columns`).
     pub client_caches_metadata: bool,
-    /// For a statement command: the column definitions the connection's statement last
-    /// sent (what it means by leaving them out).
-    pub columns: Option<&'a Arc<ColumnDefs>>,
-    /// The client has `columns` for its statement: a result set the backend sends
-    /// without its definitions goes to the client as it is (otherwise they are added).
+    /// The client has the column definitions the connection's statement last sent (see
+    /// [`forward`]): a result set the backend sends without its definitions goes to the
+    /// client as it is (otherwise they are added).
     pub client_has_columns: bool,
 }
 
@@ -83,11 +81,14 @@ pub fn read_limit(config: &Config) -> Option<Duration> {
     }
 }
 
-/// Sends `req` on `backend` and relays the response to `client`.
+/// Sends `req` on `backend` and relays the response to `client`. For a statement command
+/// of a client that caches column definitions, `columns` are the ones the connection's
+/// statement last sent (what it means by leaving them out).
 pub async fn forward(
     client: &mut PacketConn<ClientStream>,
     backend: &mut BackendConn,
     req: &Request<'_>,
+    columns: Option<Arc<ColumnDefs>>,
 ) -> Result<ResponseWalker, ForwardError> {
     let may_send_file = || {
         req.local_files
@@ -112,11 +113,11 @@ pub async fn forward(
         return Ok(walker);
     }
     let backend_flag = backend.caches_metadata();
-    walker = if req.client_caches_metadata {
-        walker.keeping_columns(req.columns.cloned(), backend_flag)
+    if req.client_caches_metadata {
+        walker.keep_columns(columns, backend_flag);
     } else {
-        walker.with_metadata_flag(backend_flag)
-    };
+        walker.set_metadata_flag(backend_flag);
+    }
     let mut client_has_columns = req.client_has_columns;
     let mut expected = req.seq.wrapping_add(1);
     // Packets the client got that the backend did not send (column definitions it left
@@ -156,27 +157,20 @@ pub async fn forward(
             }
             expected = expected.wrapping_add(1);
             let seq = seq.wrapping_add(shift);
-            buf[off + 3] = seq;
+            if shift != 0 {
+                buf[off + 3] = seq;
+            }
             let payload = &buf[off + 4..off + 4 + len];
             step = walker
                 .feed(payload)
                 .map_err(|e| backend_error(&backend.backend.name, e, sent))?;
             if walker.last_was_count && req.client_caches_metadata {
-                if !backend_flag {
-                    // A backend without the capability: the client's count still
-                    // says the definitions follow.
+                if !backend_flag || (walker.columns_skipped && !client_has_columns) {
+                    // Definitions to send only where the backend left them out.
+                    let defs = walker.columns.as_deref().filter(|_| backend_flag);
                     client.write_raw(&buf[from..off]);
-                    client.write_packet_parts(seq, &[payload, &[1]]);
-                    from = off + 4 + len;
-                } else if walker.columns_skipped && !client_has_columns {
-                    let defs = walker.columns.as_deref().expect("walker checked the count");
-                    client.write_raw(&buf[from..off]);
-                    let count = &payload[..payload.len() - 1];
-                    let mut next = client.write_packet_parts(seq, &[count, &[1]]);
-                    for def in defs.payloads() {
-                        next = client.write_packet(next, def);
-                    }
-                    shift = shift.wrapping_add(defs.count() as u8);
+                    let added = send_count(client, seq, payload, backend_flag, defs);
+                    shift = shift.wrapping_add(added);
                     from = off + 4 + len;
                 }
                 // Either way the client now has the definitions the backend last sent.
@@ -239,6 +233,29 @@ fn backend_error(backend: &str, source: ProtocolError, sent: bool) -> ForwardErr
         source,
         sent,
     }
+}
+
+/// Sends a client that caches column definitions the column count `count` (a backend's
+/// payload, with the "metadata follows" byte when `flagged`) saying that they follow, then
+/// `defs`, which the backend left out. Returns how many packets that adds to the response.
+#[cold]
+fn send_count(
+    client: &mut PacketConn<ClientStream>,
+    seq: u8,
+    count: &[u8],
+    flagged: bool,
+    defs: Option<&ColumnDefs>,
+) -> u8 {
+    let count = if flagged {
+        &count[..count.len() - 1]
+    } else {
+        count
+    };
+    let mut next = client.write_packet_parts(seq, &[count, &[1]]);
+    for def in defs.iter().flat_map(|d| d.payloads()) {
+        next = client.write_packet(next, def);
+    }
+    defs.map_or(0, |d| d.count() as u8)
 }
 
 /// A PREPARE OK with statement id `id` in place of the backend's.
@@ -321,8 +338,8 @@ async fn refuse_file(
     let next = backend.conn.write_packet(file_seq, &[]);
     backend.conn.flush().await.map_err(be)?;
     // Drain the backend's answer (an OK for the empty load, maybe more results).
-    let mut drain = ResponseWalker::new(ResponseKind::Query, backend.caps)
-        .with_metadata_flag(backend.caches_metadata());
+    let mut drain = ResponseWalker::new(ResponseKind::Query, backend.caps);
+    drain.set_metadata_flag(backend.caches_metadata());
     let mut seq = next;
     loop {
         let p = backend

@@ -210,7 +210,6 @@ impl Session {
             },
             read_timeout: self.read_timeout,
             client_caches_metadata: self.ext_caps & MARIADB_CLIENT_CACHE_METADATA != 0,
-            columns: None,
             client_has_columns: true,
         }
     }
@@ -307,7 +306,7 @@ impl Session {
                     continue;
                 }
             }
-            let binding = match req.stmt {
+            let mut binding = match req.stmt {
                 Some(id) => match self.bind(idx, id, req.payload).await {
                     Ok(b) => Some(b),
                     Err(e) => {
@@ -325,6 +324,7 @@ impl Session {
                 },
                 None => None,
             };
+            let columns = binding.as_mut().and_then(|b| b.columns.take());
             let parts;
             let bound;
             let req = match &binding {
@@ -332,7 +332,6 @@ impl Session {
                     parts = b.parts(req.payload);
                     bound = Request {
                         patched: Some(&parts.0[..parts.1]),
-                        columns: b.columns.as_ref(),
                         client_has_columns: b.client_has_columns,
                         ..*req
                     };
@@ -342,7 +341,8 @@ impl Session {
             };
             self.publish_backend(idx);
             let in_flight = target.begin_request(super::observe::request_kind(decision));
-            let forwarded = forward::forward(&mut self.client, &mut self.conns[idx], req).await;
+            let conn = &mut self.conns[idx];
+            let forwarded = forward::forward(&mut self.client, conn, req, columns).await;
             let us = in_flight.finish();
             match forwarded {
                 Ok(walker) => {
