@@ -7,6 +7,7 @@ mod admin_util;
 mod backend_tls;
 mod bad_input;
 mod basics;
+mod cached_metadata;
 mod cluster_test;
 mod corpus;
 mod corpus_blobs;
