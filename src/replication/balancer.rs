@@ -7,7 +7,6 @@
 //! exactly by weight; one that falls behind gets fewer new requests.
 
 use super::topology::{Backend, BackendState, Topology};
-use rand::Rng;
 use std::sync::Arc;
 
 /// Picks a replica for a read, or None when no replica may take reads. `max_lag_ms`
@@ -57,7 +56,6 @@ pub fn pick_reader(
     // probability w_i / total, without a second pass or a list of candidates.
     let slow = topology.slow_start_ms;
     let mut now = None;
-    let mut rng = rand::rng();
     let mut total = 0.0;
     let mut chosen = None;
     for b in eligible() {
@@ -66,7 +64,7 @@ pub fn pick_reader(
             continue;
         }
         total += w;
-        if rng.random::<f64>() * total < w {
+        if fastrand::f64() * total < w {
             chosen = Some(b);
         }
     }
