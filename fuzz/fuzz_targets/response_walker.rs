@@ -1,5 +1,5 @@
 //! The backend side of framing: `ResponseWalker` fed a fuzzer-made sequence of response
-//! packets of every response kind and capability set, plus the OK/ERR/terminator
+//! packets of every response kind and capability set (cached metadata included), plus the OK/ERR/terminator
 //! parsers and the session-track rewriter it leans on. Must end or fail cleanly.
 //!
 //! Input: byte 0 = response kind, byte 1 = capability selector; then packets, each a
@@ -33,6 +33,13 @@ fuzz_target!(|data: &[u8]| {
         c |= CLIENT_SESSION_TRACK;
     }
     let mut walker = ResponseWalker::new(kind, c);
+    // MARIADB_CLIENT_CACHE_METADATA: column counts carry a "metadata follows" byte, and
+    // a prepare's or an execute's definitions are kept (none known at the start).
+    if caps & 4 != 0 {
+        walker.keep_columns(None, caps & 8 != 0);
+    } else if caps & 8 != 0 {
+        walker.set_metadata_flag(true);
+    }
     while let Some((&len, tail)) = rest.split_first() {
         let n = usize::from(len).min(tail.len());
         let (payload, after) = tail.split_at(n);

@@ -540,6 +540,34 @@ mod tests {
     }
 
     #[test]
+    fn random_packets_with_cached_metadata_end_or_fail_without_a_panic() {
+        let kinds = [
+            ResponseKind::Query,
+            ResponseKind::Execute,
+            ResponseKind::Prepare,
+        ];
+        let mut rng = fastrand::Rng::with_seed(36);
+        for round in 0..20_000u32 {
+            let caps = if round % 2 == 0 {
+                0
+            } else {
+                CLIENT_DEPRECATE_EOF
+            };
+            let mut w = ResponseWalker::new(kinds[round as usize % 3], caps);
+            w.keep_columns(None, round % 4 < 2);
+            for _ in 0..rng.usize(1..12) {
+                // Mostly short packets of likely first bytes, so walks get somewhere.
+                let mut p = vec![*rng.choice(&[0u8, 1, 2, 3, 0xfe, 0xfb, 0xff]).unwrap()];
+                p.extend((0..rng.usize(0..12)).map(|_| rng.u8(..)));
+                match w.feed(&p) {
+                    Ok(Step::Done) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+
+    #[test]
     fn garbage_is_an_error_not_a_panic() {
         let mut w = ResponseWalker::new(ResponseKind::Query, 0);
         assert!(w.feed(&[]).is_err());
