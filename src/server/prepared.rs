@@ -173,10 +173,8 @@ impl Binding {
         };
         if caches {
             binding.client_has_columns = entry.columns == stmt.columns;
-            if binding.client_has_columns && !same_columns(&entry.columns, &stmt.columns) {
-                // Equal definitions from two responses: share one, so the next
-                // comparison is a pointer's.
-                stmt.columns = entry.columns.clone();
+            if binding.client_has_columns {
+                share_columns(&mut entry.columns, &mut stmt.columns);
             }
             binding.columns = entry.columns.clone();
         }
@@ -218,12 +216,17 @@ impl Binding {
     }
 }
 
-/// True when `a` and `b` are the same definitions, not merely equal ones.
-fn same_columns(a: &Option<Arc<ColumnDefs>>, b: &Option<Arc<ColumnDefs>>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-        (None, None) => true,
-        _ => false,
+/// Makes equal definitions `a` and `b` one allocation, so that comparing them is comparing
+/// pointers: both keep the one at the lower address. Every session's statement and every
+/// connection's statement with these definitions ends up with that same one, whichever
+/// pairs meet first (the sessions of a pool take turns on many connections).
+fn share_columns(a: &mut Option<Arc<ColumnDefs>>, b: &mut Option<Arc<ColumnDefs>>) {
+    if let (Some(x), Some(y)) = (a.as_ref(), b.as_ref()) {
+        match Arc::as_ptr(x).cmp(&Arc::as_ptr(y)) {
+            std::cmp::Ordering::Less => *b = a.clone(),
+            std::cmp::Ordering::Greater => *a = b.clone(),
+            std::cmp::Ordering::Equal => {}
+        }
     }
 }
 
@@ -523,4 +526,41 @@ fn unknown_statement_err(id: u32, command: &str) -> ErrPacket {
         "HY000",
         format!("Unknown prepared statement handler ({id}) given to {command}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::columns::Collector;
+
+    fn defs(def: &[u8]) -> Option<Arc<ColumnDefs>> {
+        let mut c = Collector::default();
+        c.push(def);
+        c.renewed(None)
+    }
+
+    #[test]
+    fn equal_definitions_end_up_as_the_lowest_allocation_everywhere() {
+        let copies: Vec<Option<Arc<ColumnDefs>>> = (0..4).map(|_| defs(b"\x03defa")).collect();
+        let lowest = copies.iter().flatten().map(Arc::as_ptr).min().unwrap();
+        let (mut a, mut b, mut c, mut d) = (
+            copies[0].clone(),
+            copies[1].clone(),
+            copies[2].clone(),
+            copies[3].clone(),
+        );
+        // Pairs meet in any order; each meeting keeps the lower of the two.
+        share_columns(&mut a, &mut b);
+        share_columns(&mut c, &mut d);
+        share_columns(&mut b, &mut c);
+        share_columns(&mut a, &mut d);
+        share_columns(&mut a, &mut c);
+        for x in [&a, &b, &c, &d] {
+            assert_eq!(x.as_ref().map(Arc::as_ptr), Some(lowest));
+        }
+        // None stays None; other definitions are not this function's business.
+        let (mut none, mut other) = (None, defs(b"\x03defb"));
+        share_columns(&mut none, &mut other);
+        assert!(none.is_none());
+    }
 }
