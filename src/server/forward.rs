@@ -81,15 +81,18 @@ pub fn read_limit(config: &Config) -> Option<Duration> {
     }
 }
 
-/// Sends `req` on `backend` and relays the response to `client`. For a statement command
-/// of a client that caches column definitions, `columns` are the ones the connection's
-/// statement last sent (what it means by leaving them out).
+/// Sends `req` on `backend` and relays the response to `client`, walking it with `walker`
+/// (made for `backend`'s capabilities and `req`'s kind; the caller's, so that the result
+/// is not moved out of this future). For a statement command of a client that caches
+/// column definitions, `columns` are the ones the connection's statement last sent (what
+/// it means by leaving them out).
 pub async fn forward(
     client: &mut PacketConn<ClientStream>,
     backend: &mut BackendConn,
     req: &Request<'_>,
     columns: Option<Arc<ColumnDefs>>,
-) -> Result<ResponseWalker, ForwardError> {
+    walker: &mut ResponseWalker,
+) -> Result<(), ForwardError> {
     let may_send_file = || {
         req.local_files
             && matches!(req.payload.split_first(), Some((&0x03, sql)) if asks_for_local_file(sql))
@@ -108,9 +111,8 @@ pub async fn forward(
         .flush_within(req.read_timeout, &mut backend.read_timer)
         .await
         .map_err(|e| backend_error(&backend.backend.name, e, false))?;
-    let mut walker = ResponseWalker::new(req.kind.unwrap_or(ResponseKind::Single), backend.caps);
     if req.kind.is_none() {
-        return Ok(walker);
+        return Ok(());
     }
     let backend_flag = backend.caches_metadata();
     if req.client_caches_metadata {
@@ -213,13 +215,14 @@ pub async fn forward(
         }
         match step {
             Step::More => {}
-            Step::Done => return Ok(walker),
+            Step::Done => return Ok(()),
             Step::LocalInfile if may_send_file() => {
                 expected = relay_file(client, backend, expected, req.max_packet).await?;
             }
             Step::LocalInfile => {
                 refuse_file(client, backend, expected).await?;
-                return Ok(walker_with_error(walker, 1148));
+                walker.error = Some(1148);
+                return Ok(());
             }
         }
     }
@@ -280,11 +283,6 @@ async fn lost_mid_response(
     );
     client.write_packet(seq, &err.encode());
     let _ = client.flush().await;
-}
-
-fn walker_with_error(mut w: ResponseWalker, code: u16) -> ResponseWalker {
-    w.error = Some(code);
-    w
 }
 
 /// Streams the client's file packets (up to the empty one) to the backend.

@@ -342,10 +342,13 @@ impl Session {
             self.publish_backend(idx);
             let in_flight = target.begin_request(super::observe::request_kind(decision));
             let conn = &mut self.conns[idx];
-            let forwarded = forward::forward(&mut self.client, conn, req, columns).await;
+            let kind = req.kind.unwrap_or(ResponseKind::Single);
+            let mut walker = ResponseWalker::new(kind, conn.caps);
+            let forwarded =
+                forward::forward(&mut self.client, conn, req, columns, &mut walker).await;
             let us = in_flight.finish();
             match forwarded {
-                Ok(walker) => {
+                Ok(()) => {
                     if let (Some(id), Some(b)) = (req.stmt, &binding) {
                         if walker.had_result_set
                             && (walker.columns_renewed || !b.client_has_columns)
