@@ -240,11 +240,10 @@ impl Session {
         let id = self.stmts.new_id();
         let mut req = self.request(payload, seq, Some(ResponseKind::Prepare));
         req.prepare_as = Some(id);
-        let out = match self.dispatch(&decision, &req).await {
+        let mut out = match self.dispatch(&decision, &req).await {
             Ok(out) => out,
             Err(flow) => return flow,
         };
-        let mut out = out;
         if let (Some(backend_id), None) = (out.walker.statement_id, out.walker.error) {
             let text: Arc<[u8]> = Arc::from(payload);
             let hash = stmt_cache::hash(&text);
