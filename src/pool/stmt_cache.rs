@@ -53,11 +53,18 @@ impl StmtCache {
         Some(e)
     }
 
-    /// Records statement `id`, just prepared from `sql` under `fp`. Returns the backend ids
-    /// the connection should close: a statement it replaces, or the least recently used
-    /// one when full.
+    /// Records statement `id`, just prepared from `sql` under `fp`, whose prepare response
+    /// sent `columns` (when they are kept). Returns the backend ids the connection should
+    /// close: a statement it replaces, or the least recently used one when full.
     #[must_use]
-    pub fn insert(&mut self, fp: u64, hash: u64, sql: Arc<[u8]>, id: u32) -> Vec<u32> {
+    pub fn insert(
+        &mut self,
+        fp: u64,
+        hash: u64,
+        sql: Arc<[u8]>,
+        id: u32,
+        columns: Option<Arc<ColumnDefs>>,
+    ) -> Vec<u32> {
         let mut close = Vec::new();
         if !self.map.contains_key(&(fp, hash)) && self.map.len() >= CAPACITY {
             if let Some(oldest) = self.map.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| *k) {
@@ -69,7 +76,7 @@ impl StmtCache {
             sql,
             id,
             types: None,
-            columns: None,
+            columns,
             used: self.tick,
         };
         close.extend(self.map.insert((fp, hash), entry).map(|e| e.id));
@@ -118,7 +125,7 @@ mod tests {
     fn a_statement_is_found_under_its_fingerprint_only() {
         let mut c = StmtCache::default();
         let s = sql("\x16SELECT 1");
-        assert!(c.insert(7, hash(&s), s.clone(), 3).is_empty());
+        assert!(c.insert(7, hash(&s), s.clone(), 3, None).is_empty());
         assert_eq!(c.get_mut(7, hash(&s), &s).map(|e| e.id), Some(3));
         assert!(c.get_mut(8, hash(&s), &s).is_none());
     }
@@ -127,9 +134,9 @@ mod tests {
     fn a_hash_collision_is_a_miss_and_the_replaced_statement_is_closed() {
         let mut c = StmtCache::default();
         let (a, b) = (sql("\x16SELECT 1"), sql("\x16SELECT 2"));
-        assert!(c.insert(1, 42, a.clone(), 5).is_empty());
+        assert!(c.insert(1, 42, a.clone(), 5, None).is_empty());
         assert!(c.get_mut(1, 42, &b).is_none());
-        assert_eq!(c.insert(1, 42, b.clone(), 6), vec![5]);
+        assert_eq!(c.insert(1, 42, b.clone(), 6, None), vec![5]);
         assert_eq!(c.get_mut(1, 42, &b).map(|e| e.id), Some(6));
         assert_eq!(c.remove(1, 42, &a), None);
         assert_eq!(c.remove(1, 42, &b), Some(6));
@@ -143,12 +150,14 @@ mod tests {
             .map(|i| sql(&format!("\x16SELECT {i}")))
             .collect();
         for (i, s) in texts.iter().take(CAPACITY).enumerate() {
-            assert!(c.insert(0, hash(s), s.clone(), i as u32 + 1).is_empty());
+            assert!(c
+                .insert(0, hash(s), s.clone(), i as u32 + 1, None)
+                .is_empty());
         }
         // Statement 1 used again: statement 2 is now the oldest.
         assert!(c.get_mut(0, hash(&texts[0]), &texts[0]).is_some());
         let last = &texts[CAPACITY];
-        assert_eq!(c.insert(0, hash(last), last.clone(), 999), vec![2]);
+        assert_eq!(c.insert(0, hash(last), last.clone(), 999, None), vec![2]);
         assert_eq!(c.len(), CAPACITY);
         assert!(c.get_mut(0, hash(&texts[1]), &texts[1]).is_none());
     }

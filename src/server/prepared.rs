@@ -250,21 +250,15 @@ impl Session {
             let conn = &mut self.conns[out.idx];
             let fp = conn.fp;
             // The client keeps the column definitions of the answer it got.
-            let mut columns = out.walker.columns.take();
-            let close = if let Some(e) = conn.stmts.get_mut(fp, hash, &text) {
+            let columns = out.walker.columns.take();
+            let close = if conn.stmts.get_mut(fp, hash, &text).is_some() {
                 // The connection has it already (prepared by an earlier session), and
-                // keeps what that statement last sent; when they are the same, both
-                // keep one copy (compared by pointer on every execute).
-                if e.columns == columns {
-                    columns = e.columns.clone();
-                }
+                // keeps what that statement last sent.
                 vec![backend_id]
             } else {
-                let close = conn.stmts.insert(fp, hash, text.clone(), backend_id);
-                if let Some(e) = conn.stmts.get_mut(fp, hash, &text) {
-                    e.columns = columns.clone();
-                }
-                close
+                let sql = text.clone();
+                conn.stmts
+                    .insert(fp, hash, sql, backend_id, columns.clone())
             };
             conn.close_statements(&close);
             self.stmts.map.insert(
@@ -375,7 +369,7 @@ impl Session {
         id: u32,
         payload: &[u8],
     ) -> Result<Binding, PoolError> {
-        let caches = self.ext_caps & MARIADB_CLIENT_CACHE_METADATA != 0;
+        let caches = self.caches_metadata();
         let conn = &mut self.conns[idx];
         let Some(stmt) = self.stmts.map.get_mut(&id) else {
             return Err(PoolError::Refused {
@@ -387,7 +381,7 @@ impl Session {
             return Ok(Binding::new(entry, stmt, payload, caches));
         }
         // Prepared here under the connection's settings, which are the session's now.
-        let mut walker = conn.exec_quiet(&stmt.sql, ResponseKind::Prepare).await?;
+        let walker = conn.exec_quiet(&stmt.sql, ResponseKind::Prepare).await?;
         let new_id = walker.statement_id.ok_or_else(|| PoolError::Protocol {
             backend: conn.backend.name.to_string(),
             source: crate::protocol::ProtocolError::Malformed("PREPARE OK without an id"),
@@ -395,17 +389,18 @@ impl Session {
         stmt.fp = conn.fp;
         let close = conn
             .stmts
-            .insert(stmt.fp, stmt.hash, stmt.sql.clone(), new_id);
+            .insert(stmt.fp, stmt.hash, stmt.sql.clone(), new_id, walker.columns);
         conn.close_statements(&close);
         let entry = conn
             .stmts
             .get_mut(stmt.fp, stmt.hash, &stmt.sql)
             .expect("statement just prepared");
-        entry.columns = match walker.columns.take() {
-            same if same == stmt.columns => stmt.columns.clone(),
-            other => other,
-        };
         Ok(Binding::new(entry, stmt, payload, caches))
+    }
+
+    /// True when the client negotiated MARIADB_CLIENT_CACHE_METADATA.
+    pub(crate) fn caches_metadata(&self) -> bool {
+        self.ext_caps & MARIADB_CLIENT_CACHE_METADATA != 0
     }
 
     /// After statement `id` ran on connection `idx` with a result set: the client now has

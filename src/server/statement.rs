@@ -8,7 +8,6 @@ use crate::config::PrimaryReads;
 use crate::pool::PoolError;
 use crate::protocol::constants::caps::{CLIENT_LOCAL_FILES, CLIENT_SESSION_TRACK};
 use crate::protocol::constants::errors::CR_SERVER_LOST;
-use crate::protocol::constants::ext_caps::MARIADB_CLIENT_CACHE_METADATA;
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::response::{ResponseKind, ResponseWalker};
 use crate::protocol::session_track::Strip;
@@ -209,7 +208,7 @@ impl Session {
                 Strip::LastGtid
             },
             read_timeout: self.read_timeout,
-            client_caches_metadata: self.ext_caps & MARIADB_CLIENT_CACHE_METADATA != 0,
+            client_caches_metadata: self.caches_metadata(),
             client_has_columns: true,
         }
     }
