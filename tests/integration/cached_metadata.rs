@@ -5,9 +5,10 @@
 //! a backend statement are in `multiplex_prepared`; byte-for-byte comparisons with the
 //! server in the differential corpus (`corpus_raw`).
 
+use crate::corpus_raw::{cmd, execute};
 use crate::harness::{env, fresh_schema, inproc_proxy};
 use crate::rawclient::caps::{BASE, CLIENT_DEPRECATE_EOF, MARIADB_CLIENT_CACHE_METADATA};
-use crate::rawclient::{RawConn, Shape, COM_QUERY, COM_STMT_EXECUTE, COM_STMT_PREPARE};
+use crate::rawclient::{RawConn, Shape, COM_QUERY, COM_STMT_PREPARE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -53,19 +54,18 @@ async fn relay_without_cache_metadata(port: u16) -> u16 {
     relay_port
 }
 
-fn cmd(code: u8, body: &[u8]) -> Vec<u8> {
-    let mut p = vec![code];
-    p.extend_from_slice(body);
-    p
-}
-
-/// COM_STMT_EXECUTE of statement `id` with one BIGINT parameter, its type sent.
-fn execute_number(id: u32, v: i64) -> Vec<u8> {
-    let mut p = vec![COM_STMT_EXECUTE];
-    p.extend_from_slice(&id.to_le_bytes());
-    p.extend_from_slice(&[0, 1, 0, 0, 0, 0, 1, 0x08, 0]);
-    p.extend_from_slice(&v.to_le_bytes());
-    p
+/// A raw client of `port` in `db` with `caps` that negotiated cached metadata.
+pub(crate) async fn caching_client(port: u16, db: &str, caps: u32) -> RawConn {
+    let ext = MARIADB_CLIENT_CACHE_METADATA;
+    let (c, login) = RawConn::connect_ext(port, "app", "app", Some(db), caps, ext)
+        .await
+        .unwrap();
+    assert_eq!(login[0], 0, "login failed: {login:?}");
+    assert!(
+        c.caches_metadata(),
+        "MARIADB_CLIENT_CACHE_METADATA not offered"
+    );
+    c
 }
 
 /// Prepares `sql`, then runs it twice with a number and once more as text; returns the
@@ -79,7 +79,7 @@ async fn script(r: &mut RawConn, sql: &str) -> Vec<Vec<Vec<u8>>> {
     let id = u32::from_le_bytes(prepared[0][1..5].try_into().unwrap());
     let mut out = vec![prepared];
     for v in [5, 6] {
-        let got = r.command(&execute_number(id, v), Shape::Results).await;
+        let got = r.command(&execute(id, 0, &[v]), Shape::Results).await;
         out.push(got.unwrap());
     }
     let text = sql.replace('?', "7");
@@ -109,15 +109,7 @@ async fn a_backend_without_cached_metadata_still_gives_caching_clients_the_flag(
             .await
             .unwrap();
         let want = script(&mut plain, sql).await;
-        let ext = MARIADB_CLIENT_CACHE_METADATA;
-        let (mut r, login) = RawConn::connect_ext(p.port, "app", "app", Some(&db), caps, ext)
-            .await
-            .unwrap();
-        assert_eq!(login[0], 0, "login failed: {login:?}");
-        assert!(
-            r.caches_metadata(),
-            "the proxy did not offer cached metadata"
-        );
+        let mut r = caching_client(p.port, &db, caps).await;
         let got = script(&mut r, sql).await;
         // The same, but for the byte after each column count: 1, the definitions follow.
         assert_eq!(got[0].len(), want[0].len(), "prepare, caps {caps:#x}");

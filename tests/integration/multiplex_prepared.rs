@@ -217,7 +217,8 @@ async fn a_shared_statement_runs_with_each_sessions_own_parameter_types() {
 /// (sequence ids renumbered), and one that has them gets the response as it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_column_definitions_reach_a_session_that_has_not_got_them() {
-    use crate::rawclient::caps::{BASE, CLIENT_DEPRECATE_EOF, MARIADB_CLIENT_CACHE_METADATA};
+    use crate::cached_metadata::caching_client;
+    use crate::rawclient::caps::{BASE, CLIENT_DEPRECATE_EOF};
     let db = fresh_schema("mux_ps_meta").await;
     // One connection per backend: the sessions take turns on replica1's statement.
     let p = inproc_proxy(|t| cap_backends(t, 1)).await;
@@ -226,19 +227,7 @@ async fn cached_column_definitions_reach_a_session_that_has_not_got_them() {
     let seven = 7i64.to_le_bytes();
     let number = |id: u32, types: bool| execute_one(id, MYSQL_TYPE_LONGLONG, &seven, types);
     for caps in [BASE, BASE | CLIENT_DEPRECATE_EOF] {
-        let db = &db;
-        let connect = |port: u16| async move {
-            let ext = MARIADB_CLIENT_CACHE_METADATA;
-            let (c, login) = RawConn::connect_ext(port, "app", "app", Some(db), caps, ext)
-                .await
-                .unwrap();
-            assert_eq!(login[0], 0, "login failed: {login:?}");
-            assert!(
-                c.caches_metadata(),
-                "MARIADB_CLIENT_CACHE_METADATA not offered"
-            );
-            c
-        };
+        let connect = |port: u16| caching_client(port, &db, caps);
         // What the server sends a client that prepared the statement and runs it with a
         // number: the definitions (the parameter's type changed the column's), then not.
         let mut direct = connect(primary).await;
