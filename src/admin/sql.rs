@@ -72,14 +72,15 @@ async fn session(
     )]
     .into();
     let timeout = Duration::from_millis(config.proxy.handshake_timeout_ms);
-    let authed = match tokio::time::timeout(timeout, handshake(&proxy, tcp, id, &users)).await {
-        Ok(Ok(a)) => a,
-        failed => {
-            let err = failed.map(|r| r.err()).ok().flatten();
-            crate::server::listener::log_failed_handshake(&stats, peer, err, "admin");
-            return;
-        }
-    };
+    let authed =
+        match tokio::time::timeout(timeout, handshake(&proxy, tcp, id, &users, &|| {})).await {
+            Ok(Ok(a)) => a,
+            failed => {
+                let err = failed.map(|r| r.err()).ok().flatten();
+                crate::server::listener::log_failed_handshake(&stats, peer, err, "admin");
+                return;
+            }
+        };
     let user = authed.response.user.clone();
     tracing::info!(%peer, id, %user, "admin connected");
     let mut conn = authed.conn;

@@ -97,11 +97,14 @@ async fn read_exact_packet(tcp: &mut TcpStream) -> Result<(u8, Vec<u8>), Protoco
 
 /// Greets and authenticates a client on `tcp`, whose proxy connection id is `id`,
 /// against `users` (the proxy's `[[users]]`, or the admin port's one admin).
+/// `on_refuse` runs before a refusal's ERR is sent: whatever it records is in place by the
+/// time the client can see the refusal and connect again.
 pub async fn handshake(
     proxy: &Proxy,
     mut tcp: TcpStream,
     id: u32,
     users: &HashMap<String, Secret>,
+    on_refuse: &(dyn Fn() + Sync),
 ) -> Result<Authenticated, AuthError> {
     let flavour = proxy.flavour.load_full();
     let mut offered = PROXY_CAPS & (flavour.capabilities | CLIENT_LONG_PASSWORD | CLIENT_SSL);
@@ -158,7 +161,7 @@ pub async fn handshake(
         Ok(r) => r,
         Err(_) => {
             let err = ErrPacket::new(ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
-            return Err(refuse(&mut conn, seq, err).await);
+            return Err(refuse_counted(&mut conn, seq, err, on_refuse).await);
         }
     };
     let caps = response.capabilities & offered;
@@ -169,7 +172,7 @@ pub async fn handshake(
             "HY000",
             "Connections using insecure transport are prohibited: rwproxy requires TLS (require_tls)",
         );
-        return Err(refuse(&mut conn, seq, err).await);
+        return Err(refuse_counted(&mut conn, seq, err, on_refuse).await);
     }
     let secret = users.get(&response.user).cloned();
     let credential = match secret {
@@ -191,7 +194,7 @@ pub async fn handshake(
                 peer_host(&conn)
             ),
         );
-        return Err(refuse(&mut conn, seq, err).await);
+        return Err(refuse_counted(&mut conn, seq, err, on_refuse).await);
     };
     Ok(Authenticated {
         conn,
@@ -216,6 +219,17 @@ pub fn peer_host(conn: &PacketConn<ClientStream>) -> String {
         .ok()
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Runs `on_refuse`, then refuses the handshake with `err`.
+async fn refuse_counted(
+    conn: &mut PacketConn<ClientStream>,
+    seq: u8,
+    err: ErrPacket,
+    on_refuse: &(dyn Fn() + Sync),
+) -> AuthError {
+    on_refuse();
+    refuse(conn, seq, err).await
 }
 
 /// Sends `err` to the client and returns it as the handshake's outcome.

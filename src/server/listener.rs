@@ -83,13 +83,18 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
             }
             let timeout = Duration::from_millis(proxy.config.load().proxy.handshake_timeout_ms);
             let users = proxy.users.load_full();
-            let authed = tokio::time::timeout(timeout, handshake(&proxy, tcp, handle.id, &users));
-            let mut authed = match authed.await {
+            // A refusal is counted before its ERR goes out: the client may connect again
+            // as soon as it reads it, and must then find the count.
+            let on_refuse = || count_connect_error(&proxy, peer, None, max_errors);
+            let shake = handshake(&proxy, tcp, handle.id, &users, &on_refuse);
+            let mut authed = match tokio::time::timeout(timeout, shake).await {
                 Ok(Ok(a)) => a,
                 failed => {
                     proxy.sessions.remove(handle.id);
                     let err = failed.map(|r| r.err()).ok().flatten();
-                    count_connect_error(&proxy, peer, err.as_ref(), max_errors);
+                    if !matches!(err, Some(AuthError::Refused(_))) {
+                        count_connect_error(&proxy, peer, err.as_ref(), max_errors);
+                    }
                     log_failed_handshake(&proxy.clients, peer, err, "proxy");
                     return;
                 }
