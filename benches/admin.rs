@@ -74,7 +74,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| digests.record_kept(&mut kept, black_box(sql), EXEC))
     });
     let sessions = rwproxy::server::registry::Registry::default();
-    let handle = sessions.register(&tokio_util::sync::CancellationToken::new(), None);
+    let handle = sessions.register(None);
     let sql: &[u8] = b"SELECT c FROM sbtest1 WHERE id=5021";
     c.bench_function("session_activity", |b| {
         b.iter(|| {

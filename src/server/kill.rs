@@ -180,7 +180,7 @@ impl Session {
             return Flow::Continue;
         }
         if !query_only {
-            target.cancel.cancel();
+            target.stop.raise();
         }
         self.send_ok(reply).await;
         Flow::Continue

@@ -10,7 +10,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// Serves clients on `listener` until `shutdown` completes; then stops accepting, closes
@@ -18,7 +17,6 @@ use tokio_util::task::TaskTracker;
 /// `[proxy] shutdown_timeout_ms`), and waits for them.
 pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     let tracker = TaskTracker::new();
-    let stop = CancellationToken::new();
     // `[proxy] workers` is read once: changing it needs a restart.
     let workers = match proxy.config.load().proxy.workers {
         0 => None,
@@ -50,7 +48,7 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         let _ = tcp.set_nodelay(true);
         let proxy = proxy.clone();
         proxy.clients.accepted.fetch_add(1, Ordering::Relaxed);
-        let handle = proxy.sessions.register(&stop, Some(peer));
+        let handle = proxy.sessions.register(Some(peer));
         let tcp = match &workers {
             Some(_) => match tcp.into_std() {
                 Ok(std) => Accepted::Std(std),
@@ -127,7 +125,7 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
     tracker.close();
     // Idle sessions close now; one in a transaction may finish it first, up to
     // `[proxy] shutdown_timeout_ms`.
-    stop.cancel();
+    proxy.sessions.stop_all();
     tracker.wait().await;
     sweeper.abort();
     if let Some(w) = workers {

@@ -189,9 +189,10 @@ impl Session {
     }
 
     async fn command_loop(&mut self) -> &'static str {
-        // One cancellation future for the whole session, not one per command.
-        let cancelled = self.handle.cancel.clone().cancelled_owned();
-        tokio::pin!(cancelled);
+        let handle = self.handle.clone();
+        // One future for the whole session, not one per command.
+        let stopped = handle.stop.raised();
+        tokio::pin!(stopped);
         // Set on shutdown while a transaction is open: it may finish until then.
         let mut drain_until: Option<tokio::time::Instant> = None;
         loop {
@@ -207,7 +208,7 @@ impl Session {
                         self.park_if_free();
                         continue;
                     }
-                    _ = &mut cancelled => {
+                    _ = &mut stopped => {
                         let killed = self.handle.killed.load(std::sync::atomic::Ordering::SeqCst);
                         if killed || !self.state.in_transaction() {
                             return "killed or shut down";
