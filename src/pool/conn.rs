@@ -52,8 +52,11 @@ pub struct BackendConn {
     pub fp: u64,
     /// Its place under the backend's `max_connections`, given back when it closes.
     _slot: Slot,
-    /// When it last went idle (connected, or returned to the pool): see `liveness`.
-    pub idle_since: std::time::Instant,
+    /// When the server last answered on it (or it connected). A server closes a
+    /// connection `wait_timeout` after the last command it got, so `liveness` and the
+    /// idle sweep count from here. Forwarded requests set it from the time their
+    /// latency sample ends; the proxy's own exchanges read the clock.
+    pub last_used: std::time::Instant,
     /// The deadline of its response reads (`backend_read_timeout_ms`).
     pub read_timer: crate::protocol::packet::ReadTimer,
     /// The binary-protocol statements prepared on it, kept across sessions.
@@ -137,7 +140,7 @@ impl BackendConn {
             gtid_tracked: false,
             fp: crate::router::session::base_fingerprint(schema),
             _slot: slot,
-            idle_since: std::time::Instant::now(),
+            last_used: std::time::Instant::now(),
             read_timer: Default::default(),
             stmts: Default::default(),
             backend,
@@ -205,6 +208,7 @@ impl BackendConn {
                 err,
             });
         }
+        self.last_used = std::time::Instant::now();
         Ok(())
     }
 
@@ -325,6 +329,9 @@ impl BackendConn {
             let step = walker.feed(&pkt.payload).map_err(|e| self.proto(e))?;
             if let (true, Some(rows)) = (walker.last_was_row, rows.as_mut()) {
                 rows.push(text_row(&pkt.payload));
+            }
+            if step != Step::More {
+                self.last_used = std::time::Instant::now();
             }
             match step {
                 Step::More => {}

@@ -1,7 +1,7 @@
 //! Is an idle pooled connection still open? A server closes connections that sat idle
 //! past its `wait_timeout` (MySQL 8 first sends an ERR, MariaDB just closes), and a
 //! restarted server leaves every old connection dead. A client must never be handed
-//! such a connection, so one that sat in the pool a while is checked before reuse.
+//! such a connection, so one unused for a while is checked before reuse.
 //!
 //! The check is one non-blocking `recv(MSG_PEEK)` on the socket: an idle connection
 //! has nothing to read, so "would block" means alive; end of file, unsolicited bytes
@@ -20,7 +20,7 @@ pub const CHECK_AFTER: Duration = Duration::from_secs(1);
 /// True unless `conn` sat idle at least [`CHECK_AFTER`] and its socket shows that the
 /// server closed it (or wrote to it unasked).
 pub fn usable(conn: &BackendConn, now: Instant) -> bool {
-    if now.saturating_duration_since(conn.idle_since) < CHECK_AFTER {
+    if now.saturating_duration_since(conn.last_used) < CHECK_AFTER {
         return true;
     }
     // Bytes the proxy already read but nobody asked for: out of step.

@@ -251,6 +251,8 @@ impl Pool {
     /// fingerprint is `want.fp` (in step with the session already), else one brought
     /// back to a clean state in `want.schema`; else a new login, in a free slot under
     /// the backend's `max_connections`, waiting for one in a bounded queue if needed.
+    /// `now` is a recent clock reading (a session passes its command's start), which
+    /// tells how long an idle connection has been unused; it is read again after a wait.
     pub async fn checkout(
         &self,
         backend: &Arc<Backend>,
@@ -258,6 +260,7 @@ impl Pool {
         login: &login::Login,
         want: Want<'_>,
         limits: Limits,
+        mut now: Instant,
     ) -> Result<Box<BackendConn>, PoolError> {
         // The place in the queue and when it was taken (the clock is read only then).
         let mut queued: Option<(slot::Queued, tokio::time::Instant)> = None;
@@ -273,7 +276,7 @@ impl Pool {
                 freed.as_mut().enable();
             }
             while let Some(conn) = take_idle(list, want.fp) {
-                if let Some(conn) = ready(conn, backend, want, limits).await {
+                if let Some(conn) = ready(conn, backend, want, limits, now).await {
                     return Ok(conn);
                 }
             }
@@ -296,7 +299,7 @@ impl Pool {
             // worker left is used here rather than closed: its readiness then comes from
             // that worker's reactor, and it goes back to that worker's list when parked.
             while let Some(conn) = self.borrow_idle(list, want.fp) {
-                if let Some(conn) = ready(conn, backend, want, limits).await {
+                if let Some(conn) = ready(conn, backend, want, limits, now).await {
                     return Ok(conn);
                 }
             }
@@ -317,6 +320,7 @@ impl Pool {
             if tokio::time::timeout(left, freed).await.is_err() {
                 return Err(full(backend, Some(started)));
             }
+            now = Instant::now();
         }
     }
 
@@ -365,7 +369,7 @@ impl Pool {
         let mut closed = Vec::new();
         {
             let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
-            let expired = |c: &BackendConn| now.saturating_duration_since(c.idle_since) > timeout;
+            let expired = |c: &BackendConn| now.saturating_duration_since(c.last_used) > timeout;
             for l in lists.values() {
                 let mut conns = l.lock();
                 if conns.iter().any(|c| expired(c)) {
@@ -423,7 +427,6 @@ impl Pool {
             return;
         }
         conn.applied = 0;
-        conn.idle_since = Instant::now();
         let mut list = list.lock();
         if list.len() >= MAX_IDLE_PER_KEY {
             return;
@@ -539,8 +542,9 @@ async fn ready(
     backend: &Arc<Backend>,
     want: Want<'_>,
     limits: Limits,
+    now: Instant,
 ) -> Option<Box<BackendConn>> {
-    if !Arc::ptr_eq(&conn.backend, backend) || !liveness::usable(&conn, Instant::now()) {
+    if !Arc::ptr_eq(&conn.backend, backend) || !liveness::usable(&conn, now) {
         return None;
     }
     if conn.fp == want.fp {

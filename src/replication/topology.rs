@@ -243,16 +243,18 @@ pub struct InFlight<'a> {
 }
 
 impl InFlight<'_> {
-    /// Marks the request answered; returns how long it took, in microseconds.
-    pub fn finish(mut self) -> u64 {
+    /// Marks the request answered; returns how long it took, in microseconds, and when
+    /// it ended.
+    pub fn finish(mut self) -> (u64, std::time::Instant) {
         self.done = true;
         self.complete()
     }
 
-    fn complete(&self) -> u64 {
+    fn complete(&self) -> (u64, std::time::Instant) {
         let b = self.backend;
         b.outstanding.fetch_sub(1, Ordering::Relaxed);
-        let sample = self.started.elapsed().as_micros() as u64;
+        let ended = std::time::Instant::now();
+        let sample = ended.saturating_duration_since(self.started).as_micros() as u64;
         b.latency.record(sample);
         let old = b.latency_ewma_us.load(Ordering::Relaxed);
         let new = if old == 0 {
@@ -261,7 +263,7 @@ impl InFlight<'_> {
             old - old / 8 + sample / 8
         };
         b.latency_ewma_us.store(new, Ordering::Relaxed);
-        sample
+        (sample, ended)
     }
 }
 

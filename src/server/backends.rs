@@ -78,7 +78,14 @@ impl Session {
                 let mut conn = self
                     .proxy
                     .pool
-                    .checkout(backend, &self.pool_lists[list].1, &self.login, want, limits)
+                    .checkout(
+                        backend,
+                        &self.pool_lists[list].1,
+                        &self.login,
+                        want,
+                        limits,
+                        self.began,
+                    )
                     .await
                     .inspect_err(|_| backend.count_error())?;
                 // Equal fingerprints: the connection has this session's settings already.

@@ -133,6 +133,7 @@ impl Session {
                         &self.login,
                         want,
                         limits,
+                        std::time::Instant::now(),
                     )
                     .await?;
                 let what = if query_only { "QUERY" } else { "CONNECTION" };

@@ -345,9 +345,10 @@ impl Session {
             let mut walker = ResponseWalker::new(kind, conn.caps);
             let forwarded =
                 forward::forward(&mut self.client, conn, req, columns, &mut walker).await;
-            let us = in_flight.finish();
+            let (us, ended) = in_flight.finish();
             match forwarded {
                 Ok(()) => {
+                    self.conns[idx].last_used = ended;
                     if let (Some(id), Some(b)) = (req.stmt, &binding) {
                         if walker.had_result_set
                             && (walker.columns_renewed || !b.client_has_columns)
