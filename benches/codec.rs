@@ -296,6 +296,9 @@ fn relay_fill(c: &mut Criterion) {
             ("30s_limit", Some(std::time::Duration::from_secs(30))),
         ] {
             let name = format!("{}/{limit_name}", if stutter { "waits" } else { "ready" });
+            // The watchdog does not run: no wait here lasts the limit.
+            let dog = rwproxy::protocol::deadline::Watchdog::default();
+            let watch = limit.map(|l| dog.watch(l));
             group.bench_function(name, |b| {
                 b.iter(|| {
                     rt.block_on(async {
@@ -305,11 +308,10 @@ fn relay_fill(c: &mut Criterion) {
                             waited: false,
                         };
                         let mut conn = PacketConn::new(drip);
-                        let mut timer = rwproxy::protocol::packet::ReadTimer::default();
                         let mut packets = 0;
                         while packets < count {
                             let (len, _) = conn
-                                .fill_packet_within(limit, &mut timer)
+                                .fill_packet_within(watch.as_deref())
                                 .await
                                 .expect("fill");
                             conn.read_buf().advance(4 + len);

@@ -57,8 +57,6 @@ pub struct BackendConn {
     /// idle sweep count from here. Forwarded requests set it from the time their
     /// latency sample ends; the proxy's own exchanges read the clock.
     pub last_used: std::time::Instant,
-    /// The deadline of its response reads (`backend_read_timeout_ms`).
-    pub read_timer: crate::protocol::packet::ReadTimer,
     /// The binary-protocol statements prepared on it, kept across sessions.
     pub stmts: super::stmt_cache::StmtCache,
 }
@@ -141,7 +139,6 @@ impl BackendConn {
             fp: crate::router::session::base_fingerprint(schema),
             _slot: slot,
             last_used: std::time::Instant::now(),
-            read_timer: Default::default(),
             stmts: Default::default(),
             backend,
         });

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod columns;
 pub mod command;
 pub mod constants;
+pub mod deadline;
 pub mod ed25519;
 pub mod handshake;
 pub mod packet;

@@ -8,11 +8,9 @@
 //! raw bytes without copying them into packets first.
 
 use super::constants::MAX_PAYLOAD;
+use super::deadline::Watch;
 use super::ProtocolError;
 use bytes::{Buf, BufMut, BytesMut};
-use std::future::Future;
-use std::task::Poll;
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// A logical packet: its payload and the sequence id of its last physical piece.
@@ -107,17 +105,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         }
     }
 
-    /// Like [`fill_packet`](Self::fill_packet), but each wait for more bytes may last at
-    /// most `limit` (None: no limit; see [`ReadTimer`] for how exactly); then it fails
-    /// with [`ProtocolError::TimedOut`]. A read that finds bytes waiting uses no timer.
+    /// Like [`fill_packet`](Self::fill_packet), but each wait for more bytes is bounded
+    /// by `watch` (None: no bound); then it fails with [`ProtocolError::TimedOut`].
     pub async fn fill_packet_within(
         &mut self,
-        limit: Option<Duration>,
-        timer: &mut ReadTimer,
+        watch: Option<&Watch>,
     ) -> Result<(usize, u8), ProtocolError> {
-        let Some(limit) = limit else {
+        let Some(watch) = watch else {
             return self.fill_packet().await;
         };
+        let ms = watch.limit_ms();
         loop {
             if let Some((len, seq)) = header(&self.rbuf) {
                 if self.rbuf.len() >= 4 + len {
@@ -125,18 +122,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
                 }
                 self.rbuf.reserve(4 + len - self.rbuf.len());
             }
-            self.fill_within(limit, timer).await?;
+            watch
+                .bound(self.fill(), ProtocolError::TimedOut { ms })
+                .await?;
         }
-    }
-
-    /// One [`fill`](Self::fill), bounded by `limit`.
-    async fn fill_within(
-        &mut self,
-        limit: Duration,
-        timer: &mut ReadTimer,
-    ) -> Result<(), ProtocolError> {
-        let ms = limit.as_millis() as u64;
-        bounded(self.fill(), limit, timer, ProtocolError::TimedOut { ms }).await
     }
 
     /// Reads one logical packet whose first piece must carry `seq`. Payloads over `max`
@@ -227,25 +216,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         Ok(())
     }
 
-    /// [`flush`](Self::flush), bounded by `limit` (None: unbounded), so a peer that
-    /// stops reading (a hung server) cannot hold the caller once the socket buffers are
-    /// full. After a timeout the stream may be mid-packet: drop the connection.
-    pub async fn flush_within(
-        &mut self,
-        limit: Option<Duration>,
-        timer: &mut ReadTimer,
-    ) -> Result<(), ProtocolError> {
-        let Some(limit) = limit else {
+    /// [`flush`](Self::flush), each wait for the peer to take bytes bounded by `watch`
+    /// (None: no bound), so a peer that stops reading (a hung server) cannot hold the
+    /// caller once the socket buffers are full; then it fails with
+    /// [`ProtocolError::SendTimedOut`]. After a timeout the stream may be mid-packet:
+    /// drop the connection.
+    pub async fn flush_within(&mut self, watch: Option<&Watch>) -> Result<(), ProtocolError> {
+        let Some(watch) = watch else {
             return self.flush().await;
         };
-        let ms = limit.as_millis() as u64;
-        bounded(
-            self.flush(),
-            limit,
-            timer,
-            ProtocolError::SendTimedOut { ms },
-        )
-        .await
+        let ms = watch.limit_ms();
+        watch
+            .bound(self.flush(), ProtocolError::SendTimedOut { ms })
+            .await
     }
 
     /// Sends framed bytes directly, after anything queued (one syscall when nothing is).
@@ -264,68 +247,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
     }
 }
 
-/// Runs `io`, failing with `expired` once it has waited `limit` on `timer`. It is
-/// polled once first without the timer: the bytes are usually there (or the socket
-/// buffer takes them), and then no timer is touched.
-async fn bounded<F: Future<Output = Result<(), ProtocolError>>>(
-    io: F,
-    limit: Duration,
-    timer: &mut ReadTimer,
-    expired: ProtocolError,
-) -> Result<(), ProtocolError> {
-    let mut io = std::pin::pin!(io);
-    let first = std::future::poll_fn(|cx| Poll::Ready(io.as_mut().poll(cx))).await;
-    if let Poll::Ready(done) = first {
-        return done;
-    }
-    // That poll left this task's waker with `io`, so `io` is polled again only once
-    // the task is woken (a poll now would find the socket as empty as it just was).
-    let mut sleep = timer.arm(limit);
-    let mut woken = false;
-    // None: the timer fired first.
-    let done = std::future::poll_fn(|cx| {
-        if woken {
-            if let Poll::Ready(done) = io.as_mut().poll(cx) {
-                return Poll::Ready(Some(done));
-            }
-        }
-        woken = true;
-        sleep.as_mut().poll(cx).map(|()| None)
-    })
-    .await;
-    done.unwrap_or(Err(expired))
-}
-
-/// The deadline of a connection's reads (and of a request the peer does not take),
-/// kept across waits: one tokio timer per connection, moved only when it would fire
-/// more than a slack (a tenth of the limit, at most 1 s) too early. Arming a fresh
-/// timer for every response (the first read of a response nearly always waits) cost
-/// about 950 instructions per query; moving this one costs that about once a second.
-/// A wait therefore times out after between `limit - slack` and `limit`.
-#[derive(Debug, Default)]
-pub struct ReadTimer {
-    sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl ReadTimer {
-    /// The timer, due between `limit - slack` and `limit` from now.
-    fn arm(&mut self, limit: Duration) -> std::pin::Pin<&mut tokio::time::Sleep> {
-        let want = tokio::time::Instant::now() + limit;
-        let slack = (limit / 10).min(Duration::from_secs(1));
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(want)));
-        let due = sleep.deadline();
-        if due + slack < want || due > want {
-            sleep.as_mut().reset(want);
-        }
-        sleep.as_mut()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     async fn round_trip(len: usize) -> (usize, usize) {
         let (a, b) = tokio::io::duplex(64 * 1024);
@@ -391,7 +316,9 @@ mod tests {
         let (a, b) = tokio::io::duplex(1024);
         let mut w = PacketConn::new(a);
         let mut r = PacketConn::new(b);
-        let limit = Some(Duration::from_millis(1000));
+        let dog = std::sync::Arc::new(super::super::deadline::Watchdog::default());
+        let ticking = tokio::spawn(dog.clone().run());
+        let watch = dog.watch(Duration::from_millis(1000));
         // Half a packet now, the rest a little later: each wait is under the limit.
         let writer = tokio::spawn(async move {
             w.write_raw(&[4, 0, 0, 0, b'a', b'b']);
@@ -401,20 +328,17 @@ mod tests {
             w.flush().await.unwrap();
             w
         });
-        let mut timer = ReadTimer::default();
-        assert_eq!(
-            r.fill_packet_within(limit, &mut timer).await.unwrap(),
-            (4, 0)
-        );
+        assert_eq!(r.fill_packet_within(Some(&watch)).await.unwrap(), (4, 0));
         let _w = writer.await.unwrap();
         r.read_buf().advance(8);
         // Then nothing at all: the limit expires.
         let start = std::time::Instant::now();
         assert!(matches!(
-            r.fill_packet_within(limit, &mut timer).await,
+            r.fill_packet_within(Some(&watch)).await,
             Err(ProtocolError::TimedOut { ms: 1000 })
         ));
-        // Up to a tenth of the limit early: the timer is moved only past that slack.
-        assert!(start.elapsed() >= Duration::from_millis(900));
+        // Never early; late by at most two ticks (and this machine's scheduling).
+        assert!(start.elapsed() >= Duration::from_millis(1000));
+        ticking.abort();
     }
 }

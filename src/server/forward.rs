@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::pool::BackendConn;
 use crate::protocol::columns::ColumnDefs;
 use crate::protocol::constants::errors::CR_SERVER_LOST;
+use crate::protocol::deadline::Watch;
 use crate::protocol::packet::header;
 use crate::protocol::packets::ErrPacket;
 use crate::protocol::response::{ResponseKind, ResponseWalker, Step};
@@ -60,9 +61,6 @@ pub struct Request<'a> {
     /// What to cut from OKs' session-state data: backend connections always track
     /// `last_gtid` (read-your-writes), which the client did not ask for.
     pub strip: Strip,
-    /// Longest wait for the next bytes of the response (`[proxy]
-    /// backend_read_timeout_ms`); None waits forever.
-    pub read_timeout: Option<Duration>,
     /// The client negotiated MARIADB_CLIENT_CACHE_METADATA: its column counts carry the
     /// "metadata follows" byte, and a prepare's or an execute's column definitions are
     /// kept (`ResponseWalker::columns`).
@@ -73,7 +71,7 @@ pub struct Request<'a> {
     pub client_has_columns: bool,
 }
 
-/// `[proxy] backend_read_timeout_ms` as a limit for [`Request::read_timeout`].
+/// `[proxy] backend_read_timeout_ms` as a limit (None: no limit).
 pub fn read_limit(config: &Config) -> Option<Duration> {
     match config.proxy.backend_read_timeout_ms {
         0 => None,
@@ -85,13 +83,15 @@ pub fn read_limit(config: &Config) -> Option<Duration> {
 /// (made for `backend`'s capabilities and `req`'s kind; the caller's, so that the result
 /// is not moved out of this future). For a statement command of a client that caches
 /// column definitions, `columns` are the ones the connection's statement last sent (what
-/// it means by leaving them out).
+/// it means by leaving them out). Each wait for the backend is bounded by `watch` (the
+/// session's `backend_read_timeout_ms`).
 pub async fn forward(
     client: &mut PacketConn<ClientStream>,
     backend: &mut BackendConn,
     req: &Request<'_>,
     columns: Option<Arc<ColumnDefs>>,
     walker: &mut ResponseWalker,
+    watch: Option<&Watch>,
 ) -> Result<(), ForwardError> {
     let may_send_file = || {
         req.local_files
@@ -108,7 +108,7 @@ pub async fn forward(
     };
     backend
         .conn
-        .flush_within(req.read_timeout, &mut backend.read_timer)
+        .flush_within(watch)
         .await
         .map_err(|e| backend_error(&backend.backend.name, e, false))?;
     if req.kind.is_none() {
@@ -128,11 +128,7 @@ pub async fn forward(
     let mut sent = false;
     let mut first = true;
     loop {
-        if let Err(e) = backend
-            .conn
-            .fill_packet_within(req.read_timeout, &mut backend.read_timer)
-            .await
-        {
+        if let Err(e) = backend.conn.fill_packet_within(watch).await {
             if sent {
                 // Mid-response, at a packet boundary: an ERR is still well-formed
                 // here, and tells the client why more than a closed socket would.

@@ -29,6 +29,7 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
         },
     };
     let sweeper = tokio::spawn(sweep_idle(proxy.clone()));
+    let watchdog = tokio::spawn(proxy.watchdog.clone().run());
     tokio::pin!(shutdown);
     proxy.listening.store(true, Ordering::Relaxed);
     loop {
@@ -128,6 +129,7 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
     proxy.sessions.stop_all();
     tracker.wait().await;
     sweeper.abort();
+    watchdog.abort();
     if let Some(w) = workers {
         w.stop();
     }

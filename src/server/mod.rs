@@ -78,6 +78,8 @@ pub struct Proxy {
     pub rules: ArcSwap<crate::router::rules::Rules>,
     /// Statements routed, by reason.
     pub route_reasons: counters::ReasonCounters,
+    /// Ends backend waits longer than `backend_read_timeout_ms` (run by `serve`).
+    pub watchdog: Arc<crate::protocol::deadline::Watchdog>,
     /// Client connection counters.
     pub clients: counters::ClientStats,
     /// Failed handshakes in a row per client IP (`[proxy] max_connect_errors`).
@@ -146,6 +148,7 @@ impl Proxy {
         pool.set_reset_timeout(config.proxy.connect_timeout_ms);
         Ok(Arc::new(Proxy {
             route_reasons: Default::default(),
+            watchdog: Default::default(),
             clients: Default::default(),
             connect_errors: Default::default(),
             user_sessions: Default::default(),

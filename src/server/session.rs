@@ -57,8 +57,9 @@ pub struct Session {
     pub(crate) consistency: Consistency,
     /// `[proxy] primary_reads` when the session started.
     pub(crate) primary_reads: crate::config::PrimaryReads,
-    /// `[proxy] backend_read_timeout_ms` when the session started.
-    pub(crate) read_timeout: Option<Duration>,
+    /// Bounds its waits for backends by `[proxy] backend_read_timeout_ms` as it was
+    /// when the session started (None: no bound).
+    pub(crate) watch: Option<Arc<crate::protocol::deadline::Watch>>,
     /// The login user, shared by the pool keys of its connections.
     pub(crate) pool_user: Arc<str>,
     /// The idle lists of its connections' pool keys, one per backend, with the name
@@ -102,6 +103,7 @@ impl Session {
         } = authed;
         *handle.user.lock().unwrap_or_else(|e| e.into_inner()) = response.user.clone();
         let config = proxy.config.load_full();
+        let watch = super::forward::read_limit(&config).map(|l| proxy.watchdog.watch(l));
         let mut s = Session {
             proxy,
             handle,
@@ -122,7 +124,7 @@ impl Session {
             max_packet: config.proxy.max_allowed_packet,
             consistency: config.proxy.consistency,
             primary_reads: config.proxy.primary_reads,
-            read_timeout: super::forward::read_limit(&config),
+            watch,
             pool_user: response.user.as_str().into(),
             pool_lists: Vec::new(),
             multiplexing: config.proxy.multiplexing,

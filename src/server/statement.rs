@@ -207,7 +207,6 @@ impl Session {
             } else {
                 Strip::LastGtid
             },
-            read_timeout: self.read_timeout,
             client_caches_metadata: self.caches_metadata(),
             client_has_columns: true,
         }
@@ -341,10 +340,11 @@ impl Session {
             self.publish_backend(idx);
             let in_flight = target.begin_request(super::observe::request_kind(decision));
             let conn = &mut self.conns[idx];
+            let watch = self.watch.as_deref();
             let kind = req.kind.unwrap_or(ResponseKind::Single);
             let mut walker = ResponseWalker::new(kind, conn.caps);
             let forwarded =
-                forward::forward(&mut self.client, conn, req, columns, &mut walker).await;
+                forward::forward(&mut self.client, conn, req, columns, &mut walker, watch).await;
             let (us, ended) = in_flight.finish();
             match forwarded {
                 Ok(()) => {

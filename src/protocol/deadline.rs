@@ -1,0 +1,244 @@
+//! Deadlines on waits for a backend (`[proxy] backend_read_timeout_ms`) without a tokio
+//! timer per wait. Each session has a [`Watch`]; one [`Watchdog`] task per proxy keeps
+//! a coarse clock and, every [`TICK`], ends the waits that have lasted their limit by
+//! waking their session. Beginning a wait is a waker registration and two atomic
+//! stores, and a wait that finds its bytes already there touches nothing. A tokio timer
+//! per connection, moved and polled on each wait, cost about 480 instructions per point
+//! select (callgrind), the timer wheel's upkeep included.
+//!
+//! A wait that gets no bytes fails between its limit and its limit plus two ticks after
+//! it began: a wait's start is the clock as of the last tick, up to a tick before the
+//! wait really began, so a wait is ended a tick after its limit by that clock. (Earlier
+//! only if the watchdog itself ran more than a tick late.)
+
+use atomic_waker::AtomicWaker;
+use std::future::{poll_fn, Future};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How often the watchdog looks at the waits: also its clock's resolution.
+pub const TICK: Duration = Duration::from_millis(50);
+
+/// A [`Watch::wait`] value: the wait timed out.
+const EXPIRED: u64 = u64::MAX;
+/// A [`Watch::wait`] value: no wait in progress.
+const IDLE: u64 = 0;
+
+/// The waits of all sessions of one proxy, and their clock.
+#[derive(Debug)]
+pub struct Watchdog {
+    /// Milliseconds since `start` as of the last tick, plus one (never [`IDLE`]). (tokio's
+    /// clock, so that tests can pause it.)
+    clock: Arc<AtomicU64>,
+    start: Instant,
+    /// Every live watch; one the watchdog alone holds is dropped at the next tick.
+    watches: Mutex<Vec<Arc<Watch>>>,
+}
+
+impl Default for Watchdog {
+    fn default() -> Self {
+        Watchdog {
+            clock: Arc::new(AtomicU64::new(1)),
+            start: Instant::now(),
+            watches: Mutex::default(),
+        }
+    }
+}
+
+impl Watchdog {
+    /// A watch whose waits may last `limit`, looked after from now on.
+    pub fn watch(&self, limit: Duration) -> Arc<Watch> {
+        let w = Arc::new(Watch {
+            limit_ms: limit.as_millis() as u64,
+            wait: AtomicU64::new(IDLE),
+            waker: AtomicWaker::new(),
+            clock: self.clock.clone(),
+        });
+        self.lock().push(w.clone());
+        w
+    }
+
+    /// Ticks until the task is dropped (aborted).
+    pub async fn run(self: Arc<Self>) {
+        let mut every = tokio::time::interval(TICK);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            self.tick();
+        }
+    }
+
+    /// Advances the clock and ends the waits that are due.
+    pub fn tick(&self) {
+        let now = self.start.elapsed().as_millis() as u64 + 1;
+        self.clock.store(now, Ordering::Relaxed);
+        self.lock().retain(|w| {
+            if Arc::strong_count(w) == 1 {
+                return false;
+            }
+            w.expire_if_due(now);
+            true
+        });
+    }
+
+    /// Number of watches looked after (sessions that ended leave at the next tick).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when no watch is looked after.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Watch>>> {
+        self.watches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One session's bound on its waits for a backend.
+#[derive(Debug)]
+pub struct Watch {
+    limit_ms: u64,
+    /// [`IDLE`], [`EXPIRED`], or the clock when the wait in progress began.
+    wait: AtomicU64,
+    /// The task waiting.
+    waker: AtomicWaker,
+    clock: Arc<AtomicU64>,
+}
+
+impl Watch {
+    /// How long a wait may last, in milliseconds.
+    pub fn limit_ms(&self) -> u64 {
+        self.limit_ms
+    }
+
+    /// Runs `io` (one wait for the peer); if it is still pending once the limit has
+    /// passed, fails with `expired` instead. `io` is polled once first without the
+    /// watch: the bytes are usually there (or the socket buffer takes them).
+    pub async fn bound<T, E>(
+        &self,
+        io: impl Future<Output = Result<T, E>>,
+        expired: E,
+    ) -> Result<T, E> {
+        let mut io = std::pin::pin!(io);
+        let mut waiting: Option<Waiting<'_>> = None;
+        let mut expired = Some(expired);
+        poll_fn(|cx| {
+            if let Poll::Ready(done) = io.as_mut().poll(cx) {
+                return Poll::Ready(done);
+            }
+            match &waiting {
+                None => waiting = Some(self.begin(cx.waker())),
+                Some(_) if self.wait.load(Ordering::Acquire) == EXPIRED => {
+                    return Poll::Ready(Err(expired.take().expect("polled after completion")));
+                }
+                Some(_) => {}
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Marks a wait begun by the task of `waker`; the guard marks it over.
+    fn begin(&self, waker: &Waker) -> Waiting<'_> {
+        // The waker first: the watchdog sees the wait only once it can wake it.
+        self.waker.register(waker);
+        self.wait
+            .store(self.clock.load(Ordering::Relaxed), Ordering::Release);
+        Waiting(self)
+    }
+
+    fn expire_if_due(&self, now: u64) {
+        let began = self.wait.load(Ordering::Acquire);
+        let due = self.limit_ms + TICK.as_millis() as u64;
+        if began == IDLE || began == EXPIRED || now.saturating_sub(began) < due {
+            return;
+        }
+        // Only that wait: one that began since has another start.
+        if self
+            .wait
+            .compare_exchange(began, EXPIRED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.waker.wake();
+        }
+    }
+}
+
+/// A wait in progress; over when dropped.
+struct Waiting<'a>(&'a Watch);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.wait.store(IDLE, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_fails_after_its_limit_and_not_before() {
+        let dog = Arc::new(Watchdog::default());
+        let ticking = tokio::spawn(dog.clone().run());
+        let watch = dog.watch(Duration::from_millis(200));
+        let started = tokio::time::Instant::now();
+        let never = std::future::pending::<Result<(), &str>>();
+        let bounded =
+            tokio::time::timeout(Duration::from_secs(10), watch.bound(never, "timed out"));
+        assert_eq!(
+            bounded.await,
+            Ok(Err("timed out")),
+            "the watchdog ends the wait"
+        );
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took <= Duration::from_millis(200) + 2 * TICK,
+            "{took:?}"
+        );
+        // Ready at once: no wait, whatever the clock says.
+        assert_eq!(watch.bound(async { Ok::<_, &str>(7) }, "x").await, Ok(7));
+        // A wait that ends in time.
+        let slow = async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            Ok::<_, &str>(8)
+        };
+        assert_eq!(watch.bound(slow, "x").await, Ok(8));
+        assert_eq!(watch.wait.load(Ordering::Relaxed), IDLE);
+        ticking.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_are_bounded_one_by_one() {
+        let dog = Arc::new(Watchdog::default());
+        let ticking = tokio::spawn(dog.clone().run());
+        let watch = dog.watch(Duration::from_millis(200));
+        // Five waits of 150 ms in a row: 750 ms in all, none over the limit.
+        for i in 0..5 {
+            let slow = async {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                Ok::<_, &str>(i)
+            };
+            assert_eq!(watch.bound(slow, "timed out").await, Ok(i));
+        }
+        ticking.abort();
+    }
+
+    #[test]
+    fn watches_of_ended_sessions_are_dropped() {
+        let dog = Watchdog::default();
+        let kept = dog.watch(Duration::from_secs(1));
+        drop(dog.watch(Duration::from_secs(1)));
+        assert_eq!(dog.len(), 2);
+        dog.tick();
+        assert_eq!(dog.len(), 1);
+        drop(kept);
+        dog.tick();
+        assert!(dog.is_empty());
+    }
+}
