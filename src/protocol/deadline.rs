@@ -6,10 +6,11 @@
 //! per connection, moved and polled on each wait, cost about 480 instructions per point
 //! select (callgrind), the timer wheel's upkeep included.
 //!
-//! A wait that gets no bytes fails between its limit and its limit plus two ticks after
-//! it began: a wait's start is the clock as of the last tick, up to a tick before the
-//! wait really began, so a wait is ended a tick after its limit by that clock. (Earlier
-//! only if the watchdog itself ran more than a tick late.)
+//! A wait is marked with the clock as of the last tick, which may be older than the
+//! wait; so the watchdog counts a wait's time from the first tick that sees it, which
+//! is not earlier than the wait began. A wait that gets no bytes therefore fails
+//! between its limit and its limit plus two ticks after it began (later only if the
+//! watchdog is kept from running on time), never earlier.
 
 use atomic_waker::AtomicWaker;
 use std::future::{poll_fn, Future};
@@ -30,12 +31,12 @@ const IDLE: u64 = 0;
 /// The waits of all sessions of one proxy, and their clock.
 #[derive(Debug)]
 pub struct Watchdog {
-    /// Milliseconds since `start` as of the last tick, plus one (never [`IDLE`]). (tokio's
-    /// clock, so that tests can pause it.)
+    /// Milliseconds since `start` as of the last tick, plus one (never [`IDLE`]); on
+    /// tokio's clock, which tests can pause.
     clock: Arc<AtomicU64>,
     start: Instant,
     /// Every live watch; one the watchdog alone holds is dropped at the next tick.
-    watches: Mutex<Vec<Arc<Watch>>>,
+    watches: Mutex<Vec<Looked>>,
 }
 
 impl Default for Watchdog {
@@ -57,7 +58,10 @@ impl Watchdog {
             waker: AtomicWaker::new(),
             clock: self.clock.clone(),
         });
-        self.lock().push(w.clone());
+        self.lock().push(Looked {
+            watch: w.clone(),
+            seen: None,
+        });
         w
     }
 
@@ -75,11 +79,11 @@ impl Watchdog {
     pub fn tick(&self) {
         let now = self.start.elapsed().as_millis() as u64 + 1;
         self.clock.store(now, Ordering::Relaxed);
-        self.lock().retain(|w| {
-            if Arc::strong_count(w) == 1 {
+        self.lock().retain_mut(|l| {
+            if Arc::strong_count(&l.watch) == 1 {
                 return false;
             }
-            w.expire_if_due(now);
+            l.look(now);
             true
         });
     }
@@ -94,8 +98,49 @@ impl Watchdog {
         self.lock().is_empty()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Watch>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Looked>> {
         self.watches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A watch as the watchdog follows it.
+#[derive(Debug)]
+struct Looked {
+    watch: Arc<Watch>,
+    /// The wait in progress when a tick first saw it (its mark) and that tick's time.
+    seen: Option<(u64, u64)>,
+}
+
+impl Looked {
+    /// Ends the wait in progress if it has lasted its limit since a tick first saw it.
+    /// Only a mark older than this tick's clock is noted: every wait with that mark
+    /// began before the clock moved on from it, so before this tick. (A wait marked with
+    /// this tick's own time may have a successor with the same mark, begun later.)
+    fn look(&mut self, now: u64) {
+        let w = &self.watch;
+        let mark = w.wait.load(Ordering::Acquire);
+        if mark == IDLE || mark == EXPIRED {
+            self.seen = None;
+            return;
+        }
+        match self.seen {
+            Some((seen, since)) if seen == mark => {
+                if now.saturating_sub(since) < w.limit_ms {
+                    return;
+                }
+            }
+            _ => {
+                self.seen = (mark < now).then_some((mark, now));
+                return;
+            }
+        }
+        // Only that wait: one that began since has another mark.
+        if w.wait
+            .compare_exchange(mark, EXPIRED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            w.waker.wake();
+        }
     }
 }
 
@@ -103,7 +148,7 @@ impl Watchdog {
 #[derive(Debug)]
 pub struct Watch {
     limit_ms: u64,
-    /// [`IDLE`], [`EXPIRED`], or the clock when the wait in progress began.
+    /// [`IDLE`], [`EXPIRED`], or the wait's mark: the clock when it began.
     wait: AtomicU64,
     /// The task waiting.
     waker: AtomicWaker,
@@ -150,22 +195,6 @@ impl Watch {
         self.wait
             .store(self.clock.load(Ordering::Relaxed), Ordering::Release);
         Waiting(self)
-    }
-
-    fn expire_if_due(&self, now: u64) {
-        let began = self.wait.load(Ordering::Acquire);
-        let due = self.limit_ms + TICK.as_millis() as u64;
-        if began == IDLE || began == EXPIRED || now.saturating_sub(began) < due {
-            return;
-        }
-        // Only that wait: one that began since has another start.
-        if self
-            .wait
-            .compare_exchange(began, EXPIRED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            self.waker.wake();
-        }
     }
 }
 
@@ -227,6 +256,30 @@ mod tests {
             assert_eq!(watch.bound(slow, "timed out").await, Ok(i));
         }
         ticking.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_is_timed_from_a_tick_after_it_began() {
+        let dog = Watchdog::default();
+        let watch = dog.watch(Duration::from_millis(200));
+        dog.tick();
+        let a = watch.begin(Waker::noop());
+        // A tick at the same instant: A's mark is this tick's own time.
+        dog.tick();
+        drop(a);
+        tokio::time::advance(Duration::from_millis(40)).await;
+        // No tick since: B gets A's mark, though it began 40 ms later.
+        let _b = watch.begin(Waker::noop());
+        tokio::time::advance(Duration::from_millis(180)).await;
+        dog.tick();
+        assert_ne!(
+            watch.wait.load(Ordering::Relaxed),
+            EXPIRED,
+            "B has waited 180 ms of its 200"
+        );
+        tokio::time::advance(Duration::from_millis(200)).await;
+        dog.tick();
+        assert_eq!(watch.wait.load(Ordering::Relaxed), EXPIRED);
     }
 
     #[test]
