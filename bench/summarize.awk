@@ -7,6 +7,8 @@
 # Then a second table, where the CPU went per query (medians): the proxy's user and system
 # time, the local servers' CPU, and the machine's idle time (CPU that nothing used: a
 # proxy that adds latency leaves it idle even when it costs little CPU itself).
+# Then a third, the spread of the per-round ratios (lowest-highest over the rounds): on a
+# shared machine it tells a real difference from noise.
 # Plain POSIX awk (Debian's default is mawk): no asort, no arrays of arrays.
 
 function median(list,    v, n, i, j, x) {
@@ -19,6 +21,17 @@ function median(list,    v, n, i, j, x) {
     }
     if (n % 2) return v[(n + 1) / 2]
     return (v[n / 2] + v[n / 2 + 1]) / 2
+}
+# "low-high" of the numbers in `list`, with `p` decimals; "-" when it has none.
+function spread(list, p,    v, n, i, lo, hi) {
+    n = split(list, v, " ")
+    if (n == 0) return "-"
+    lo = hi = v[1] + 0
+    for (i = 2; i <= n; i++) {
+        if (v[i] + 0 < lo) lo = v[i] + 0
+        if (v[i] + 0 > hi) hi = v[i] + 0
+    }
+    return sprintf("%." p "f-%." p "f", lo, hi)
 }
 function add(arr, k, x) { if (x != "") arr[k] = arr[k] " " x }
 function remember(list, seen, x) {
@@ -48,6 +61,7 @@ END {
     print head > summary_csv
     f = "%-18s %7s %-10s %10s %8s %6s %6s %9s %8s %8s %8s %8s %8s %8s %8s %8s\n"
     g = "%-18s %7s %-10s %8s %8s %8s %8s\n"; nsplit = 0
+    h = "%-18s %7s %-10s %11s %11s %11s %11s\n"; nspread = 0
     printf f, "test", "threads", "target", "qps", "p95_ms", "errors", "failed", "cpu_us/q", \
         "rss_MiB", "hwm_MiB", "qps/dir", "qps/hap", "cpu/hap", "p95/hap", "qps/hrr", "cpu/hrr"
     nt = split(order["test"], tests, " "); nh = split(order["thr"], thrs, " ")
@@ -69,6 +83,8 @@ END {
             }
             vd = median(ld); vh = median(lh); vc = median(lc); vp = median(lp)
             vrq = median(lrq); vrc = median(lrc)
+            spread_row[++nspread] = sprintf(h, test, thr, tgt, spread(lh, 2), spread(lc, 2), \
+                spread(lrq, 2), spread(lrc, 2))
         }
         row_q = fmt(median(qps[k]), 0); row_p = fmt(median(p95[k]), 2)
         row_c = fmt(median(cpu[k]), 1); row_r = fmt(median(rss[k]), 1)
@@ -88,4 +104,8 @@ END {
     printf "local servers' CPU together, and the machine's idle time\n"
     printf g, "test", "threads", "target", "usr", "sys", "servers", "idle"
     for (i = 1; i <= nsplit; i++) printf "%s", split_row[i]
+    if (nspread == 0) exit
+    printf "\nspread of rwproxy's per-round ratios (lowest-highest over the rounds)\n"
+    printf h, "test", "threads", "target", "qps/hap", "cpu/hap", "qps/hrr", "cpu/hrr"
+    for (i = 1; i <= nspread; i++) printf "%s", spread_row[i]
 }
