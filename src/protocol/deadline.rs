@@ -144,7 +144,8 @@ impl Looked {
     }
 }
 
-/// One session's bound on its waits for a backend.
+/// One session's bound on its waits for a backend: one wait at a time (a session waits
+/// for one backend at a time), each bounded on its own.
 #[derive(Debug)]
 pub struct Watch {
     limit_ms: u64,
