@@ -134,7 +134,8 @@ impl Looked {
                 return;
             }
         }
-        // Only that wait: one that began since has another mark.
+        // Only a wait with that mark, which began before `since` (a wait that began
+        // after the clock moved on has another mark).
         if w.wait
             .compare_exchange(mark, EXPIRED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
