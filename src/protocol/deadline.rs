@@ -7,8 +7,9 @@
 //! select (callgrind), the timer wheel's upkeep included.
 //!
 //! A wait is marked with the clock as of the last tick, which may be older than the
-//! wait; so the watchdog counts a wait's time from the first tick that sees it, which
-//! is not earlier than the wait began. A wait that gets no bytes therefore fails
+//! wait; so the watchdog counts a wait's time from when the first tick that sees it
+//! looked (the precise time), which is not earlier than the wait began. A wait that
+//! gets no bytes therefore fails
 //! between its limit and its limit plus two ticks after it began (later only if the
 //! watchdog is kept from running on time), never earlier.
 
@@ -53,7 +54,7 @@ impl Watchdog {
     /// A watch whose waits may last `limit`, looked after from now on.
     pub fn watch(&self, limit: Duration) -> Arc<Watch> {
         let w = Arc::new(Watch {
-            limit_ms: limit.as_millis() as u64,
+            limit,
             wait: AtomicU64::new(IDLE),
             waker: AtomicWaker::new(),
             clock: self.clock.clone(),
@@ -77,13 +78,15 @@ impl Watchdog {
 
     /// Advances the clock and ends the waits that are due.
     pub fn tick(&self) {
-        let now = self.start.elapsed().as_millis() as u64 + 1;
-        self.clock.store(now, Ordering::Relaxed);
+        let clock = self.start.elapsed().as_millis() as u64 + 1;
+        self.clock.store(clock, Ordering::Release);
+        // After the store: every wait marked before it began before this.
+        let now = Instant::now();
         self.lock().retain_mut(|l| {
             if Arc::strong_count(&l.watch) == 1 {
                 return false;
             }
-            l.look(now);
+            l.look(clock, now);
             true
         });
     }
@@ -107,16 +110,17 @@ impl Watchdog {
 #[derive(Debug)]
 struct Looked {
     watch: Arc<Watch>,
-    /// The wait in progress when a tick first saw it (its mark) and that tick's time.
-    seen: Option<(u64, u64)>,
+    /// The wait in progress when a tick first saw it (its mark), and when that tick
+    /// looked (the precise time, not the coarse clock).
+    seen: Option<(u64, Instant)>,
 }
 
 impl Looked {
     /// Ends the wait in progress if it has lasted its limit since a tick first saw it.
-    /// Only a mark older than this tick's clock is noted: every wait with that mark
-    /// began before the clock moved on from it, so before this tick. (A wait marked with
-    /// this tick's own time may have a successor with the same mark, begun later.)
-    fn look(&mut self, now: u64) {
+    /// Only a mark older than this tick's `clock` is noted: every wait with that mark
+    /// began before the clock moved on from it, so before `now`. (A wait marked with this
+    /// tick's own clock may have a successor with the same mark, begun later.)
+    fn look(&mut self, clock: u64, now: Instant) {
         let w = &self.watch;
         let mark = w.wait.load(Ordering::Acquire);
         if mark == IDLE || mark == EXPIRED {
@@ -125,12 +129,12 @@ impl Looked {
         }
         match self.seen {
             Some((seen, since)) if seen == mark => {
-                if now.saturating_sub(since) < w.limit_ms {
+                if now.saturating_duration_since(since) < w.limit {
                     return;
                 }
             }
             _ => {
-                self.seen = (mark < now).then_some((mark, now));
+                self.seen = (mark < clock).then_some((mark, now));
                 return;
             }
         }
@@ -149,7 +153,7 @@ impl Looked {
 /// for one backend at a time), each bounded on its own.
 #[derive(Debug)]
 pub struct Watch {
-    limit_ms: u64,
+    limit: Duration,
     /// [`IDLE`], [`EXPIRED`], or the wait's mark: the clock when it began.
     wait: AtomicU64,
     /// The task waiting.
@@ -160,7 +164,7 @@ pub struct Watch {
 impl Watch {
     /// How long a wait may last, in milliseconds.
     pub fn limit_ms(&self) -> u64 {
-        self.limit_ms
+        self.limit.as_millis() as u64
     }
 
     /// Runs `io` (one wait for the peer); if it is still pending once the limit has
@@ -178,12 +182,15 @@ impl Watch {
             if let Poll::Ready(done) = io.as_mut().poll(cx) {
                 return Poll::Ready(done);
             }
-            match &waiting {
-                None => waiting = Some(self.begin(cx.waker())),
-                Some(_) if self.wait.load(Ordering::Acquire) == EXPIRED => {
-                    return Poll::Ready(Err(expired.take().expect("polled after completion")));
-                }
-                Some(_) => {}
+            if waiting.is_none() {
+                waiting = Some(self.begin(cx.waker()));
+                return Poll::Pending;
+            }
+            // Again on every poll: the watchdog's wake takes the waker, and a late wake
+            // meant for an earlier wait may have taken this one's.
+            self.waker.register(cx.waker());
+            if self.wait.load(Ordering::Acquire) == EXPIRED {
+                return Poll::Ready(Err(expired.take().expect("polled after completion")));
             }
             Poll::Pending
         })
@@ -195,7 +202,7 @@ impl Watch {
         // The waker first: the watchdog sees the wait only once it can wake it.
         self.waker.register(waker);
         self.wait
-            .store(self.clock.load(Ordering::Relaxed), Ordering::Release);
+            .store(self.clock.load(Ordering::Acquire), Ordering::Release);
         Waiting(self)
     }
 }
@@ -282,6 +289,44 @@ mod tests {
         tokio::time::advance(Duration::from_millis(200)).await;
         dog.tick();
         assert_eq!(watch.wait.load(Ordering::Relaxed), EXPIRED);
+    }
+
+    /// Counts its wakes.
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_wake_meant_for_an_earlier_wait_does_not_lose_the_next_one() {
+        let dog = Watchdog::default();
+        let watch = dog.watch(Duration::from_millis(200));
+        let wakes = Arc::new(Wakes(Default::default()));
+        let waker = Waker::from(wakes.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let never = std::future::pending::<Result<(), &str>>();
+        let mut wait = std::pin::pin!(watch.bound(never, "timed out"));
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        // The watchdog's wake for an earlier wait, delayed until now: it takes the waker.
+        watch.waker.wake();
+        // The task runs for nothing and waits again.
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        let before = wakes.0.load(Ordering::SeqCst);
+        for _ in 0..6 {
+            tokio::time::advance(TICK).await;
+            dog.tick();
+        }
+        assert!(
+            wakes.0.load(Ordering::SeqCst) > before,
+            "the expiry must wake the task"
+        );
+        assert!(matches!(
+            wait.as_mut().poll(&mut cx),
+            Poll::Ready(Err("timed out"))
+        ));
     }
 
     #[test]

@@ -216,11 +216,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         Ok(())
     }
 
-    /// [`flush`](Self::flush), each wait for the peer to take bytes bounded by `watch`
-    /// (None: no bound), so a peer that stops reading (a hung server) cannot hold the
-    /// caller once the socket buffers are full; then it fails with
-    /// [`ProtocolError::SendTimedOut`]. After a timeout the stream may be mid-packet:
-    /// drop the connection.
+    /// [`flush`](Self::flush), the whole of it bounded by `watch` as one wait (None: no
+    /// bound), so a peer that stops reading (a hung server) cannot hold the caller once
+    /// the socket buffers are full; then it fails with [`ProtocolError::SendTimedOut`].
+    /// After a timeout the stream may be mid-packet: drop the connection.
     pub async fn flush_within(&mut self, watch: Option<&Watch>) -> Result<(), ProtocolError> {
         let Some(watch) = watch else {
             return self.flush().await;
