@@ -78,13 +78,13 @@ fn bench(c: &mut Criterion) {
     let sql: &[u8] = b"SELECT c FROM sbtest1 WHERE id=5021";
     c.bench_function("session_activity", |b| {
         b.iter(|| {
-            handle.begin("Query", Some(black_box(sql)), std::time::Instant::now());
+            handle.begin("Query", Some(black_box(sql)));
             handle.end(Some("sbtest"));
         })
     });
     c.bench_function("all_text_point_select", |b| {
         b.iter(|| {
-            handle.begin("Query", Some(black_box(sql)), std::time::Instant::now());
+            handle.begin("Query", Some(black_box(sql)));
             let (us, _) = replica.begin_request(RequestKind::Read).finish();
             reasons.count("read", false);
             digests.record_sql(

@@ -159,8 +159,9 @@ pub struct ProxyConfig {
     /// nothing ties the session to them (no transaction, pin, prepared statement, or
     /// result a next statement may ask about), so many clients share few connections.
     pub multiplexing: bool,
-    /// A pooled connection idle longer than this is closed (0 = kept until the server
-    /// closes it), so the connections a burst opened go away after it.
+    /// A pooled connection idle longer than this (counted from the server's last answer
+    /// on it) is closed (0 = kept until the server closes it), so the connections a
+    /// burst opened go away after it.
     pub pool_idle_timeout_ms: u64,
     /// When a backend is at its `max_connections`, how long a request waits for one of
     /// its connections to come free before it fails with ERR 1040.

@@ -251,8 +251,6 @@ impl Pool {
     /// fingerprint is `want.fp` (in step with the session already), else one brought
     /// back to a clean state in `want.schema`; else a new login, in a free slot under
     /// the backend's `max_connections`, waiting for one in a bounded queue if needed.
-    /// `now` is a recent clock reading (a session passes its command's start), which
-    /// tells how long an idle connection has been unused; it is read again after a wait.
     pub async fn checkout(
         &self,
         backend: &Arc<Backend>,
@@ -260,7 +258,6 @@ impl Pool {
         login: &login::Login,
         want: Want<'_>,
         limits: Limits,
-        mut now: Instant,
     ) -> Result<Box<BackendConn>, PoolError> {
         // The place in the queue and when it was taken (the clock is read only then).
         let mut queued: Option<(slot::Queued, tokio::time::Instant)> = None;
@@ -276,7 +273,7 @@ impl Pool {
                 freed.as_mut().enable();
             }
             while let Some(conn) = take_idle(list, want.fp) {
-                if let Some(conn) = ready(conn, backend, want, limits, now).await {
+                if let Some(conn) = ready(conn, backend, want, limits).await {
                     return Ok(conn);
                 }
             }
@@ -299,7 +296,7 @@ impl Pool {
             // worker left is used here rather than closed: its readiness then comes from
             // that worker's reactor, and it goes back to that worker's list when parked.
             while let Some(conn) = self.borrow_idle(list, want.fp) {
-                if let Some(conn) = ready(conn, backend, want, limits, now).await {
+                if let Some(conn) = ready(conn, backend, want, limits).await {
                     return Ok(conn);
                 }
             }
@@ -320,7 +317,6 @@ impl Pool {
             if tokio::time::timeout(left, freed).await.is_err() {
                 return Err(full(backend, Some(started)));
             }
-            now = Instant::now();
         }
     }
 
@@ -542,9 +538,10 @@ async fn ready(
     backend: &Arc<Backend>,
     want: Want<'_>,
     limits: Limits,
-    now: Instant,
 ) -> Option<Box<BackendConn>> {
-    if !Arc::ptr_eq(&conn.backend, backend) || !liveness::usable(&conn, now) {
+    // The clock is read here, not passed in: a caller's reading may predate a long
+    // wait (a timed-out read retried elsewhere), and an old `now` would skip the check.
+    if !Arc::ptr_eq(&conn.backend, backend) || !liveness::usable(&conn, Instant::now()) {
         return None;
     }
     if conn.fp == want.fp {

@@ -78,14 +78,7 @@ impl Session {
                 let mut conn = self
                     .proxy
                     .pool
-                    .checkout(
-                        backend,
-                        &self.pool_lists[list].1,
-                        &self.login,
-                        want,
-                        limits,
-                        self.began,
-                    )
+                    .checkout(backend, &self.pool_lists[list].1, &self.login, want, limits)
                     .await
                     .inspect_err(|_| backend.count_error())?;
                 // Equal fingerprints: the connection has this session's settings already.

@@ -133,7 +133,6 @@ impl Session {
                         &self.login,
                         want,
                         limits,
-                        std::time::Instant::now(),
                     )
                     .await?;
                 let what = if query_only { "QUERY" } else { "CONNECTION" };

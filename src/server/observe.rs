@@ -100,7 +100,7 @@ impl Session {
     }
 
     /// Notes the command that starts now, for `SHOW SESSIONS`.
-    pub(crate) fn note_begin(&mut self, payload: &[u8]) {
+    pub(crate) fn note_begin(&self, payload: &[u8]) {
         use crate::protocol::constants::com::*;
         let Some((&c, rest)) = payload.split_first() else {
             return;
@@ -115,7 +115,6 @@ impl Session {
             COM_CHANGE_USER => ("Change user", None),
             _ => ("Command", None),
         };
-        self.began = std::time::Instant::now();
-        self.handle.begin(name, text, self.began);
+        self.handle.begin(name, text);
     }
 }

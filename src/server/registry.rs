@@ -119,11 +119,11 @@ pub struct SessionHandle {
 }
 
 impl SessionHandle {
-    /// Notes that a command started at `at`: its name and, for statements, their text.
-    pub fn begin(&self, command: &'static str, text: Option<&[u8]>, at: Instant) {
+    /// Notes that a command started: its name and, for statements, their text.
+    pub fn begin(&self, command: &'static str, text: Option<&[u8]>) {
         let mut a = self.activity.lock().unwrap_or_else(|e| e.into_inner());
         a.command = Some(command);
-        a.since = Some(at);
+        a.since = Some(Instant::now());
         if let Some(t) = text {
             let t = &t[..t.len().min(MAX_SHOWN)];
             a.statement.clear();

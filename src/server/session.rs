@@ -72,9 +72,6 @@ pub struct Session {
     /// results left something a next statement may ask about on them (warnings, an
     /// error, an insert id, a row count: SHOW WARNINGS, LAST_INSERT_ID(), ROW_COUNT()).
     pub(crate) hold: u8,
-    /// When the current (or last) command began: the one clock reading the session's
-    /// bookkeeping shares (`SHOW SESSIONS`, the idle age of a pooled connection).
-    pub(crate) began: std::time::Instant,
 }
 
 /// Requests a session keeps its connections for after a result that left warnings, an
@@ -129,7 +126,6 @@ impl Session {
             pool_lists: Vec::new(),
             multiplexing: config.proxy.multiplexing,
             hold: 0,
-            began: std::time::Instant::now(),
         };
         let login = match s.login_gate() {
             Ok(()) => s.connect_first().await,
