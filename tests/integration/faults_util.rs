@@ -169,7 +169,9 @@ pub fn read_load(
         .collect()
 }
 
-/// Stops a read load and adds up what its clients saw.
+/// Stops a read load and adds up what its clients saw. A reader still stuck a minute
+/// later (a wait on a hung backend the proxy never ended) fails the test instead of
+/// hanging it.
 pub async fn finish(
     stop: &AtomicBool,
     readers: Vec<tokio::task::JoinHandle<ReadLoad>>,
@@ -177,7 +179,10 @@ pub async fn finish(
     stop.store(true, Ordering::Relaxed);
     let mut all = ReadLoad::default();
     for r in readers {
-        let l = r.await.expect("reader task");
+        let l = tokio::time::timeout(Duration::from_secs(60), r)
+            .await
+            .expect("a reader was still stuck in a read 60 s after the load stopped")
+            .expect("reader task");
         all.ok += l.ok;
         all.errors.extend(l.errors);
         all.slow.extend(l.slow);
