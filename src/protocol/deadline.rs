@@ -92,12 +92,14 @@ impl Watchdog {
     }
 
     /// Number of watches looked after (sessions that ended leave at the next tick).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().len()
     }
 
     /// True when no watch is looked after.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.lock().is_empty()
     }
 

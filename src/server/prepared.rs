@@ -256,9 +256,8 @@ impl Session {
                 // keeps what that statement last sent.
                 vec![backend_id]
             } else {
-                let sql = text.clone();
                 conn.stmts
-                    .insert(fp, hash, sql, backend_id, columns.clone())
+                    .insert(fp, hash, text.clone(), backend_id, columns.clone())
             };
             conn.close_statements(&close);
             self.stmts.map.insert(
