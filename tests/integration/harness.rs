@@ -33,12 +33,19 @@ static PROXY: Mutex<Option<Child>> = Mutex::new(None);
 /// Password of the `hashed` test user, configured in the proxy only as its `*HEX` hash.
 pub const HASHED_PASSWORD: &str = "h4shed-pw";
 
-/// A free TCP port on 127.0.0.1.
+/// A TCP port on 127.0.0.1 free now, for a listener bound later. It is drawn below the
+/// kernel's ephemeral range: a port the kernel hands out (`bind :0`) can be taken, before
+/// its user binds it, by one of the many outgoing connections of tests running alongside
+/// (seen in CI: the admin port "already in use").
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    (0..1000)
+        .map(|_| fastrand::u16(10_000..low.max(20_000)))
+        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("no free port below the ephemeral range")
 }
 
 extern "C" fn stop_everything() {
