@@ -10,12 +10,15 @@ demo:
 	target/release/rwproxy demo --duration $(DURATION)
 
 # Unit tests, then the integration suite against real MariaDB servers it starts itself.
+# Each step has a time limit (about ten times what it takes here), so a hung test fails
+# the run instead of hanging it; scripts/test-step.sh stops any servers it left.
 test:
 	bash scripts/deps.sh
-	cargo test --lib --bins
-	cargo test --test integration -- --test-threads=4
-	cargo test --test replication
-	cargo test --test faults
+	cargo test --no-run --lib --bins --test integration --test replication --test faults
+	bash scripts/test-step.sh 300 cargo test --lib --bins
+	bash scripts/test-step.sh 720 cargo test --test integration -- --test-threads=4
+	bash scripts/test-step.sh 300 cargo test --test replication
+	bash scripts/test-step.sh 480 cargo test --test faults
 
 lint:
 	cargo fmt --check
