@@ -91,6 +91,13 @@ impl Watchdog {
         });
     }
 
+    /// Drops the watches of sessions that have ended, as a tick does: for after the
+    /// watchdog task has stopped, so the ended sessions' wakers (and their tasks'
+    /// memory) are not kept until the proxy is dropped.
+    pub fn forget_ended(&self) {
+        self.lock().retain(|l| Arc::strong_count(&l.watch) > 1);
+    }
+
     /// Number of watches looked after (sessions that ended leave at the next tick).
     #[cfg(test)]
     fn len(&self) -> usize {
@@ -341,6 +348,18 @@ mod tests {
         assert_eq!(dog.len(), 1);
         drop(kept);
         dog.tick();
+        assert!(dog.is_empty());
+    }
+
+    #[test]
+    fn watches_of_ended_sessions_are_dropped_after_the_watchdog_stops() {
+        let dog = Watchdog::default();
+        let kept = dog.watch(Duration::from_secs(1));
+        drop(dog.watch(Duration::from_secs(1)));
+        dog.forget_ended();
+        assert_eq!(dog.len(), 1);
+        drop(kept);
+        dog.forget_ended();
         assert!(dog.is_empty());
     }
 }

@@ -130,6 +130,7 @@ pub async fn run(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future
     tracker.wait().await;
     sweeper.abort();
     watchdog.abort();
+    proxy.watchdog.forget_ended();
     if let Some(w) = workers {
         w.stop();
     }
