@@ -24,10 +24,11 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-# criterion micro-benchmarks, then sysbench direct vs haproxy vs rwproxy (about 20 min with
+# criterion micro-benchmarks, sysbench direct vs haproxy vs rwproxy, then RSS per client (about 40 min with
 # the defaults; TESTS, THREADS, DURATION and ROUNDS narrow it, see bench/sysbench-compare.sh).
 bench:
 	bash scripts/deps.sh --bench
 	cargo bench --bench codec --bench classify --bench balancer
 	cargo build --release --bin rwproxy
 	bash bench/sysbench-compare.sh --self-start
+	bash bench/conn-memory.sh --self-start
