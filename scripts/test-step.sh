@@ -28,8 +28,20 @@ stop_left_servers() {
 }
 trap stop_left_servers EXIT
 
-TMPDIR=$dir timeout --kill-after=20 "$limit" "$@"
+# `timeout` puts the step in a process group of its own (so that it can stop the test
+# binaries cargo starts), which the terminal's Ctrl-C no longer reaches: pass INT and TERM
+# on to it, and it passes them on to the step.
+TMPDIR=$dir timeout --kill-after=20 "$limit" "$@" &
+step=$!
+trap 'kill -INT "$step" 2>/dev/null' INT
+trap 'kill -TERM "$step" 2>/dev/null' TERM
+wait "$step"
 rc=$?
+# A trapped signal ends `wait` early: wait again for the step itself to end.
+while kill -0 "$step" 2>/dev/null; do
+    wait "$step"
+    rc=$?
+done
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
     echo "test-step: '$*' ran longer than ${limit} s and was stopped" >&2
 fi
