@@ -83,7 +83,7 @@ impl Watchdog {
         // After the store: every wait marked before it began before this.
         let now = Instant::now();
         self.lock().retain_mut(|l| {
-            if Arc::strong_count(&l.watch) == 1 {
+            if l.ended() {
                 return false;
             }
             l.look(clock, now);
@@ -95,7 +95,7 @@ impl Watchdog {
     /// watchdog task has stopped, so the ended sessions' wakers (and their tasks'
     /// memory) are not kept until the proxy is dropped.
     pub fn forget_ended(&self) {
-        self.lock().retain(|l| Arc::strong_count(&l.watch) > 1);
+        self.lock().retain(|l| !l.ended());
     }
 
     /// Number of watches looked after (sessions that ended leave at the next tick).
@@ -125,6 +125,11 @@ struct Looked {
 }
 
 impl Looked {
+    /// Its session has ended: the watchdog alone holds the watch.
+    fn ended(&self) -> bool {
+        Arc::strong_count(&self.watch) == 1
+    }
+
     /// Ends the wait in progress if it has lasted its limit since a tick first saw it.
     /// Only a mark older than this tick's `clock` is noted: every wait with that mark
     /// began before the clock moved on from it, so before `now`. (A wait marked with this
